@@ -1,0 +1,311 @@
+"""The one audio value that travels through the suite, and reading/writing it.
+
+:class:`Audio` holds float32 samples shaped ``(channels, frames)`` and an integer sample rate.
+Everything is checked where the value is built, so code that receives an ``Audio`` never has to
+wonder whether the axes are swapped (the bug that sank the original NAMC note), whether samples
+are integers in disguise, or whether a NaN is hiding in them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import AudioError
+
+#: More channels than this is taken as a transposed ``(frames, channels)`` array, not real audio.
+MAX_CHANNELS = 64
+
+#: The resampler every part of the suite uses; recorded in results so a rerun can be compared.
+RESAMPLER_QUALITY = "HQ"
+
+
+def resampler_description() -> str:
+    """Name and version of the resampler, e.g. ``"soxr 0.5.0 HQ"``, for run metadata."""
+    import soxr
+
+    return f"soxr {getattr(soxr, '__version__', '?')} {RESAMPLER_QUALITY}"
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Immutable audio: ``samples`` float32 ``(channels, frames)`` and ``rate`` in Hz.
+
+    A 1-D array is taken as mono. Construction copies the samples, makes the copy read-only and
+    rejects: non-floating dtypes (use :meth:`from_pcm` for integers), more than 2 dimensions,
+    more than :data:`MAX_CHANNELS` channels, zero channels or frames, non-finite values, and a
+    rate that is not a positive integer.
+    """
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        raw = np.asarray(self.samples)
+        if raw.dtype == object or not np.issubdtype(raw.dtype, np.floating):
+            raise AudioError(
+                f"samples must be floating point in [-1, 1], got dtype {raw.dtype}; "
+                "use Audio.from_pcm for integer PCM"
+            )
+        if raw.ndim == 1:
+            raw = raw[np.newaxis, :]
+        elif raw.ndim != 2:
+            raise AudioError(f"samples must be 1-D or 2-D (channels, frames), got {raw.ndim}-D")
+        channels, frames = raw.shape
+        if channels > MAX_CHANNELS:
+            raise AudioError(
+                f"samples have shape {raw.shape}: {channels} channels is more than "
+                f"{MAX_CHANNELS}; the layout is (channels, frames) - transpose a "
+                "(frames, channels) array first"
+            )
+        if channels == 0 or frames == 0:
+            raise AudioError(f"audio is empty: shape {raw.shape}")
+        rate = self.rate
+        if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, np.integer, float)):
+            raise AudioError(f"sample rate must be a positive integer, got {rate!r}")
+        if isinstance(rate, float) and not (np.isfinite(rate) and rate.is_integer()):
+            raise AudioError(f"sample rate must be a positive integer, got {rate!r}")
+        if int(rate) <= 0:
+            raise AudioError(f"sample rate must be positive, got {rate!r}")
+        with np.errstate(over="ignore"):
+            samples = np.array(raw, dtype=np.float32, order="C", copy=True)
+        bad = np.size(samples) - int(np.count_nonzero(np.isfinite(samples)))
+        if bad:
+            raise AudioError(f"audio has {bad} non-finite sample(s) (NaN or inf)")
+        samples.setflags(write=False)
+        object.__setattr__(self, "samples", samples)
+        object.__setattr__(self, "rate", int(rate))
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_pcm(cls, pcm: np.ndarray, rate: int) -> Audio:
+        """Build from integer PCM ``(channels, frames)`` or 1-D, scaled to [-1, 1)."""
+        pcm = np.asarray(pcm)
+        if pcm.dtype == np.uint8:  # 8-bit WAV is unsigned with 128 as zero
+            return cls((pcm.astype(np.float32) - 128.0) / 128.0, rate)
+        if not np.issubdtype(pcm.dtype, np.signedinteger):
+            raise AudioError(f"from_pcm needs signed integers or uint8, got {pcm.dtype}")
+        scale = float(2 ** (8 * pcm.dtype.itemsize - 1))
+        return cls(pcm.astype(np.float64) / scale, rate)
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        """Number of channels."""
+        return int(self.samples.shape[0])
+
+    @property
+    def frames(self) -> int:
+        """Number of samples per channel."""
+        return int(self.samples.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.rate
+
+    @property
+    def peak(self) -> float:
+        """Largest absolute sample value."""
+        return float(np.max(np.abs(self.samples)))
+
+    def is_silent(self, threshold: float = 0.0) -> bool:
+        """True when no sample's magnitude exceeds ``threshold`` (digital silence by default)."""
+        return self.peak <= threshold
+
+    def content_hash(self) -> str:
+        """SHA-256 of rate, shape and sample bytes: identifies the audio, not where it came from."""
+        digest = hashlib.sha256()
+        digest.update(f"{self.rate}:{self.channels}:{self.frames}:".encode())
+        digest.update(self.samples.tobytes())
+        return digest.hexdigest()
+
+    def __repr__(self) -> str:
+        return (
+            f"Audio(channels={self.channels}, frames={self.frames}, rate={self.rate}, "
+            f"duration={self.duration:.3f}s)"
+        )
+
+    # -- conversions --------------------------------------------------------------------------
+    def resample(self, rate: int) -> Audio:
+        """Return this audio at ``rate`` (soxr, high quality, zero-delay whole-signal mode).
+
+        The output has ``round(frames * rate / self.rate)`` frames (soxr's own rounding).
+        """
+        rate = int(rate)
+        if rate <= 0:
+            raise AudioError(f"target sample rate must be positive, got {rate}")
+        if rate == self.rate:
+            return self
+        import soxr
+
+        # soxr wants (frames, channels); it keeps float32 in and out.
+        out = soxr.resample(self.samples.T, self.rate, rate, quality=RESAMPLER_QUALITY)
+        if out.shape[0] == 0:
+            raise AudioError(
+                f"{self.frames} frame(s) at {self.rate} Hz is too short to resample to {rate} Hz"
+            )
+        return Audio(np.ascontiguousarray(out.T), rate)
+
+    def to_channels(self, channels: int) -> Audio:
+        """Convert the channel count.
+
+        Rule: many to mono averages the channels; mono to many copies the channel; any other
+        change is refused (there is no single right downmix from e.g. 5.1 to stereo).
+        """
+        if channels == self.channels:
+            return self
+        if channels == 1:
+            return Audio(self.samples.mean(axis=0, dtype=np.float64), self.rate)
+        if self.channels == 1 and 1 <= channels <= MAX_CHANNELS:
+            return Audio(np.repeat(self.samples, channels, axis=0), self.rate)
+        raise AudioError(f"cannot convert {self.channels} channels to {channels}")
+
+    def mono(self) -> Audio:
+        """Average of the channels (see :meth:`to_channels`)."""
+        return self.to_channels(1)
+
+    def with_frames(self, frames: int) -> Audio:
+        """Cut to, or zero-pad at the end to, exactly ``frames`` frames."""
+        if frames <= 0:
+            raise AudioError(f"frame count must be positive, got {frames}")
+        if frames == self.frames:
+            return self
+        if frames < self.frames:
+            return Audio(self.samples[:, :frames], self.rate)
+        pad = np.zeros((self.channels, frames - self.frames), dtype=np.float32)
+        return Audio(np.concatenate([self.samples, pad], axis=1), self.rate)
+
+    def segment(self, start: int, stop: int) -> Audio:
+        """Frames ``start:stop`` (clamped to the signal) as a new value."""
+        start, stop = max(0, start), min(self.frames, stop)
+        if stop <= start:
+            raise AudioError(f"empty segment {start}:{stop} of {self.frames} frames")
+        return Audio(self.samples[:, start:stop], self.rate)
+
+    def to_pcm16(self) -> np.ndarray:
+        """Interleaved-free int16 ``(channels, frames)``, clipped to the int16 range."""
+        scaled = np.round(self.samples.astype(np.float64) * 32768.0)
+        return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+# -- reading ----------------------------------------------------------------------------------
+def load_audio(path: str | os.PathLike[str]) -> Audio:
+    """Read any file soundfile (libsndfile) or PyAV (FFmpeg) can decode.
+
+    WAV of 8/16/24/32-bit integer or float, FLAC, Ogg and MP3 go through soundfile; what it cannot
+    read (AAC/M4A, Opus in some builds, AMR, ...) is decoded with PyAV. Every failure is an
+    :class:`AudioError` whose message starts with the path and says why.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    size = path.stat().st_size
+    if size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    try:
+        samples, rate = _read_soundfile(path)
+    except _NotForSoundfile as sf_error:
+        try:
+            samples, rate = _read_pyav(path.read_bytes())
+        except AudioError as av_error:
+            raise AudioError(
+                f"{path}: not a readable audio file ({sf_error}; FFmpeg: {av_error})"
+            ) from None
+    try:
+        return Audio(samples, rate)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from None
+
+
+def decode_audio_bytes(data: bytes, format: str | None = None) -> Audio:
+    """Decode an in-memory file with PyAV (first audio stream), as float32."""
+    samples, rate = _read_pyav(data, format)
+    return Audio(samples, rate)
+
+
+class _NotForSoundfile(Exception):
+    pass
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            rate = handle.samplerate
+            data = handle.read(dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise _NotForSoundfile(f"libsndfile: {exc}") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: contains no samples")
+    return data.T, int(rate)
+
+
+def _read_pyav(data: bytes, format: str | None = None) -> tuple[np.ndarray, int]:
+    import av
+
+    chunks: list[np.ndarray] = []
+    rate = 0
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=format) as container:
+            if not container.streams.audio:
+                raise AudioError("no audio stream")
+            stream = container.streams.audio[0]
+            resampler: av.AudioResampler | None = None
+            for frame in container.decode(stream):
+                if resampler is None:
+                    rate = frame.sample_rate
+                    resampler = av.AudioResampler(
+                        format="fltp", layout=frame.layout, rate=frame.sample_rate
+                    )
+                for converted in resampler.resample(frame):
+                    chunks.append(converted.to_ndarray())
+            if resampler is not None:
+                for converted in resampler.resample(None):
+                    chunks.append(converted.to_ndarray())
+    except AudioError:
+        raise
+    except (av.error.FFmpegError, ValueError, EOFError) as exc:
+        raise AudioError(str(exc).strip() or type(exc).__name__) from None
+    if not chunks:
+        raise AudioError("contains no audio samples")
+    return np.concatenate(chunks, axis=1).astype(np.float32, copy=False), int(rate)
+
+
+# -- writing ----------------------------------------------------------------------------------
+_SUBTYPES = {"PCM_16", "PCM_24", "PCM_32", "FLOAT"}
+
+
+def save_audio(path: str | os.PathLike[str], audio: Audio, subtype: str = "FLOAT") -> Path:
+    """Write ``audio`` to ``path`` (WAV or FLAC by extension), atomically.
+
+    ``FLOAT`` (32-bit float WAV) keeps decoded audio exactly, including overs beyond +-1; integer
+    subtypes clip to the range first rather than let libsndfile wrap around.
+    """
+    import soundfile as sf
+
+    from bench.fsutil import atomic_write
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".wav", ".flac"):
+        raise AudioError(f"{path}: can only write .wav or .flac")
+    if subtype not in _SUBTYPES:
+        raise AudioError(f"unknown subtype {subtype!r}; valid: {', '.join(sorted(_SUBTYPES))}")
+    if suffix == ".flac" and subtype in ("FLOAT", "PCM_32"):
+        subtype = "PCM_24"
+    samples = audio.samples.T
+    if subtype != "FLOAT":
+        samples = np.clip(samples, -1.0, 1.0)
+    fmt = "WAV" if suffix == ".wav" else "FLAC"
+    with atomic_write(path) as handle:
+        sf.write(handle, samples, audio.rate, subtype=subtype, format=fmt)
+    return path

@@ -1,0 +1,83 @@
+"""``python -m bench <command>``: the suite's command line.
+
+Each command lives in ``bench/commands/<name>.py`` and exposes ``HELP`` (one line),
+``add_arguments(parser)`` and ``main(args) -> int``. Command modules keep heavy imports inside
+``main`` so ``--help`` is instant.
+
+Exit status: 0 success; 1 the work ran but something failed (e.g. ``run --strict`` with failed
+clips); 2 bad input or usage (unreadable file, unknown codec, unsupported bitrate); 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from bench import __version__
+from bench.errors import BenchError
+
+#: Command name -> module. A module missing from this build is left out of the parser.
+COMMANDS: dict[str, str] = {
+    "run": "bench.commands.run",
+    "list": "bench.commands.listing",
+    "roundtrip": "bench.commands.roundtrip",
+    "score": "bench.commands.score",
+    "download": "bench.commands.download",
+    "train-namc": "bench.commands.train_namc",
+}
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every available command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="namc-bench: neural and classic audio codecs at measured, matched bitrates.",
+        epilog="Exit status: 0 ok, 1 finished with failures (--strict), 2 bad input, "
+        "130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"namc-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        command = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(command)
+        command.set_defaults(func=module.main)
+    return parser
+
+
+def run_command(func, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Run a command's ``main``; user errors become one line on stderr and exit status 2."""
+    try:
+        return int(func(args) or 0)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_command(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

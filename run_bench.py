@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""The main job: ``python run_bench.py --codecs all`` (same as ``python -m bench run``)."""
+
+import sys
+
+from bench.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["run", *sys.argv[1:]]))
