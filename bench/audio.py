@@ -273,7 +273,10 @@ def _read_pyav(data: bytes, format: str | None = None) -> tuple[np.ndarray, int]
                     chunks.append(converted.to_ndarray())
     except AudioError:
         raise
-    except (av.error.FFmpegError, ValueError, EOFError) as exc:
+    except av.error.FFmpegError as exc:
+        # "[Errno 1094995529] Invalid data found ...: '<none>'" -> "Invalid data found ..."
+        raise AudioError(exc.strerror or type(exc).__name__) from None
+    except (ValueError, EOFError) as exc:
         raise AudioError(str(exc).strip() or type(exc).__name__) from None
     if not chunks:
         raise AudioError("contains no audio samples")

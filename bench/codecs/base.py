@@ -13,7 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from bench.audio import Audio
 from bench.errors import AudioError, CodecError, UnsupportedBitrate
@@ -113,31 +113,37 @@ class Encoded:
 class Codec(ABC):
     """Base class of every codec adapter.
 
-    Subclasses set the class attributes and implement :meth:`encode` and :meth:`decode`.
-    :meth:`roundtrip` is the checked path the suite uses.
+    Subclasses set the class attributes (or, for one class serving several codecs, the same
+    names on the instance) and implement :meth:`encode` and :meth:`decode`. :meth:`roundtrip`
+    is the checked path the suite uses.
     """
 
     #: Registry name, e.g. ``"opus"``.
-    name: ClassVar[str] = ""
+    name: str = ""
     #: One line for ``--list``.
-    description: ClassVar[str] = ""
+    description: str = ""
     #: Rates the codec itself runs at; ``()`` means any rate.
-    native_rates: ClassVar[tuple[int, ...]] = ()
+    native_rates: tuple[int, ...] = ()
     #: Channels the codec encodes; input with more channels is refused.
-    max_channels: ClassVar[int] = 1
+    max_channels: int = 1
     #: Accepted bitrates and default ladder.
-    bitrates: ClassVar[Bitrates] = Bitrates(ladder=())
+    bitrates: Bitrates = Bitrates(ladder=())
     #: Relative tolerance of measured vs. target bitrate for constant-rate codecs; ``None`` for
     #: variable-rate and lossless codecs (their measured rate is reported, not checked).
-    rate_tolerance: ClassVar[float | None] = None
+    rate_tolerance: float | None = None
     #: Lag (samples) the decoded signal may keep; 0 for sample-exact decoders.
-    lag_tolerance: ClassVar[int] = 0
+    lag_tolerance: int = 0
+    #: False for parametric vocoders (codec2): the decoded waveform does not follow the
+    #: input's, so alignment is checked on the signal envelope, not the waveform.
+    waveform: bool = True
     #: ``"speech"`` for codecs designed for speech only, else ``"general"``.
-    domain: ClassVar[str] = "general"
+    domain: str = "general"
     #: Where it runs: ``"pyav"``, ``"ffmpeg-cli"``, ``"torch"``, ``"python"``.
-    backend: ClassVar[str] = "python"
+    backend: str = "python"
     #: Part of ``--codecs all`` (cross-check variants are not).
-    primary: ClassVar[bool] = True
+    primary: bool = True
+    #: A learned (neural) codec: the report matches classic codecs to its operating points.
+    neural: bool = False
 
     # -- to implement -----------------------------------------------------------------------
     @abstractmethod
