@@ -13,7 +13,7 @@ from bench.audio import Audio
 from bench.errors import AudioError
 
 #: Smoothing window of the power envelope used for vocoders, in seconds.
-ENVELOPE_WINDOW_S = 0.004
+ENVELOPE_WINDOW_S = 0.010
 
 
 def _mono_pair(reference: Audio, degraded: Audio) -> tuple[np.ndarray, np.ndarray]:

@@ -136,6 +136,8 @@ class Codec(ABC):
     #: False for parametric vocoders (codec2): the decoded waveform does not follow the
     #: input's, so alignment is checked on the signal envelope, not the waveform.
     waveform: bool = True
+    #: For vocoders: tolerance of the speech-envelope lag after delay removal, in seconds.
+    envelope_lag_tolerance_s: float = 0.0
     #: ``"speech"`` for codecs designed for speech only, else ``"general"``.
     domain: str = "general"
     #: Where it runs: ``"pyav"``, ``"ffmpeg-cli"``, ``"torch"``, ``"python"``.

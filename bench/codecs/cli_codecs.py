@@ -9,9 +9,10 @@ Payload bytes are counted by demuxing the output with PyAV and summing the packe
 as many tools do, so the decoder's full 576 + 529 = 1105-sample delay stays in the stream and
 the adapter removes it; tests compare the two backends on the same clips.
 
-Codec2 delays are per mode, measured on the speech envelope (median over 29 LibriSpeech
-utterances, interquartile range about +-2 ms): codec2 is a parametric vocoder whose output
-waveform does not follow the input's, so no waveform lag exists to measure.
+Codec2 delays are per mode, measured on the 10-ms power envelope of speech (median over the 86
+LibriSpeech utterances in the test data; 10th-90th percentile within about +-3 ms, +-4 ms for
+700C): codec2 is a parametric vocoder whose output waveform does not follow the input's, so no
+waveform lag exists to measure.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ FFMPEG_ENV = "BENCH_FFMPEG"
 
 _CODEC2_MODES = {3.2: "3200", 2.4: "2400", 1.6: "1600", 1.4: "1400", 1.3: "1300", 1.2: "1200",
                  0.7: "700C"}  # fmt: skip
-_CODEC2_DELAY = {"3200": 158, "2400": 157, "1600": 168, "1400": 158, "1300": 168, "1200": 170,
-                 "700C": 249}  # fmt: skip
+_CODEC2_DELAY = {"3200": 165, "2400": 162, "1600": 170, "1400": 168, "1300": 171, "1200": 169,
+                 "700C": 250}  # fmt: skip
 
 
 def _codec2_mode(kbps: float | None) -> str:
@@ -72,6 +73,7 @@ SPECS: tuple[FFmpegSpec, ...] = (
         domain="speech",
         rate_tolerance=0.20,  # 700C packs 28 bits per 40 ms into 4 bytes: 0.8 kbps measured
         waveform=False,
+        envelope_lag_tolerance_s=0.012,  # worst utterances: +-9 ms, 700C +-14 ms
         pick_rate=lambda kbps, rate: 8000,
         rate_options=lambda kbps: {"mode": _codec2_mode(kbps)},
     ),
@@ -99,7 +101,7 @@ SPECS: tuple[FFmpegSpec, ...] = (
         native_rates=(16000, 22050, 24000, 32000, 44100, 48000),
         bitrates=Bitrates(ladder=(32, 48, 64, 96, 128, 160), allowed=MP2_KBPS),
         delay=481,
-        rate_tolerance=0.03,
+        rate_tolerance=0.05,
         primary=False,
     ),
     FFmpegSpec(

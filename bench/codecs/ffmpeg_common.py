@@ -100,6 +100,10 @@ class Envelope:
                 raise BitstreamError(f"{codec}: implausible {label} {value}")
         if delay > 1_000_000:
             raise BitstreamError(f"{codec}: implausible delay {delay}")
+        # The two lengths describe one signal at two rates; they must agree (resampling rounds),
+        # so a corrupt header cannot make the decoder pad to an absurd length.
+        if abs(in_frames - nat_frames * in_rate / nat_rate) > 2 + in_rate / nat_rate:
+            raise BitstreamError(f"{codec}: input and native lengths in the header disagree")
         container = data[offset:]
         if not container:
             raise BitstreamError(f"{codec}: no container data after the header")
@@ -128,6 +132,8 @@ class FFmpegSpec:
     demuxer: str | None = None
     #: False for parametric vocoders: the decoded waveform does not follow the input's.
     waveform: bool = True
+    #: For vocoders: how far the speech envelope may be off after delay removal, in seconds.
+    envelope_lag_tolerance_s: float = 0.0
     domain: str = "general"
     rate_tolerance: float | None = None
     lag_tolerance: int = 0
@@ -316,6 +322,7 @@ class FFmpegCodec(Codec):
         self.domain = spec.domain
         self.primary = spec.primary
         self.waveform = spec.waveform
+        self.envelope_lag_tolerance_s = spec.envelope_lag_tolerance_s
 
     @abstractmethod
     def _encode_native(
