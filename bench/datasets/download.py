@@ -130,12 +130,33 @@ def download_dataset(
     Raises :class:`ChecksumMismatch`, :class:`UnsafeArchive` or :class:`DownloadError`; in every
     failure case no dataset folder is left behind.
     """
-    out = stream if stream is not None else sys.stderr
+    try:
+        return _download(
+            target, Path(data_root).expanduser(), url, sha256, keep_archive, progress,
+            retries, timeout, backoff, stream if stream is not None else sys.stderr,
+        )  # fmt: skip
+    except BenchError:
+        raise
+    except OSError as exc:  # permissions, a full disk, a read-only folder: the user's to fix
+        raise DownloadError(f"{target}: {exc}") from None
+
+
+def _download(
+    target: str,
+    data_root: Path,
+    url: str | None,
+    sha256: str | None,
+    keep_archive: bool,
+    progress: bool | None,
+    retries: int,
+    timeout: float,
+    backoff: float,
+    out: TextIO,
+) -> DownloadResult:
     source = get_source(target)
     expected = (sha256 or source.sha256).strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", expected):
         raise BenchError(f"--sha256 must be 64 hexadecimal digits, got {sha256!r}")
-    data_root = Path(data_root).expanduser()
     final = install_path(source, data_root)
     done = _already_installed(source, final, out)
     if done is not None:
@@ -167,9 +188,12 @@ def download_dataset(
                 extract_factor=EXTRACT_FACTOR,
                 pinned=sha256 is None,
             )
-        _install(source, archive, final, url or source.url, expected, out)
-        if not keep_archive:
-            archive.unlink()
+        try:
+            _install(source, archive, final, url or source.url, expected, out)
+        finally:
+            # also after a failed install: the same bytes would fail the same way again
+            if not keep_archive:
+                archive.unlink(missing_ok=True)
     print(f"{source.target}: installed at {final}", file=out)
     return DownloadResult(source.target, final, "downloaded", expected)
 
