@@ -56,7 +56,7 @@ MARKER = ".bench-download.json"
 #: Folder under the data root for archives and ``.part`` files.
 DOWNLOADS = ".downloads"
 CHUNK = 1 << 16
-USER_AGENT = f"namc-bench/{__version__} (+https://github.com/karolpiczak/ESC-50 downloader)"
+USER_AGENT = f"namc-bench/{__version__} (dataset downloader; Python urllib)"
 #: HTTP statuses worth retrying (the server may recover); others are final.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: Extraction needs room for the unpacked files; WAV/FLAC barely compress, so budget 1.5x.
@@ -194,7 +194,7 @@ def _download(
             # also after a failed install: the same bytes would fail the same way again
             if not keep_archive:
                 archive.unlink(missing_ok=True)
-    print(f"{source.target}: installed at {final}", file=out)
+    print(f"{source.target}: installed at {final} (licence: {source.license})", file=out)
     return DownloadResult(source.target, final, "downloaded", expected)
 
 

@@ -40,6 +40,7 @@ class Source:
         sha256: the pinned SHA-256 of the archive's bytes.
         size: the archive's size in bytes when pinned too (``None`` when unknown).
         format: ``"zip"`` or ``"tar.gz"``.
+        license: the data's licence, printed after a download.
         subset: the LibriSpeech subset (``None`` for ESC-50).
     """
 
@@ -50,6 +51,7 @@ class Source:
     sha256: str
     size: int | None
     format: str
+    license: str
     subset: str | None = None
 
 
@@ -68,6 +70,7 @@ ESC50 = Source(
     sha256="661183a6f53ef04f12c9bd618fed0ddc1713280d6c94a5a5431e844ba6f6a21f",
     size=645_832_161,
     format="zip",
+    license="CC BY-NC 3.0, the ESC-10 subset CC BY 3.0; see LICENSE in the folder",
 )
 
 #: SHA-256 of https://www.openslr.org/resources/12/<subset>.tar.gz, from torchaudio's
@@ -106,6 +109,7 @@ def _librispeech(subset: str) -> Source:
         sha256=LIBRISPEECH_SHA256[subset],
         size=None,
         format="tar.gz",
+        license="CC BY 4.0; see LICENSE.TXT in LibriSpeech/",
         subset=subset,
     )
 
