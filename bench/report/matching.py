@@ -18,8 +18,9 @@ points whose mean is infinite are not on any curve. Points with the same measure
 * :func:`bd_rate` - Bjontegaard delta rate of codec B against anchor A in percent: both curves
   are reduced to their rate-quality frontier (a point is dropped when a cheaper point of the same
   codec is at least as good), ``log(rate)`` is fitted as a function of quality with a piecewise
-  cubic Hermite interpolant (PCHIP, as in current JVET/AOM practice: unlike the original cubic
-  polynomial it passes through every point and cannot overshoot between them), the two fits are
+  cubic Hermite interpolant (PCHIP, as in the JCT-VC/JVET common-test-condition spreadsheets:
+  unlike the original cubic polynomial of VCEG-M33 it passes through every point and cannot
+  overshoot between them), the two fits are
   integrated over the overlapping quality interval, and the mean log-rate difference ``d`` gives
   ``100 * (exp(d) - 1)``. Negative: B needs fewer bits than A for the same quality. Each codec
   needs at least :data:`BD_MIN_POINTS` frontier points; NaN with a reason otherwise.
@@ -46,8 +47,8 @@ from bench.report.table import (
     ok_rows,
 )
 
-#: Fewest frontier points per codec for a BD-rate: the classic method fits a cubic through four
-#: rate points, and the JVET/AOM common test conditions use four or more.
+#: Fewest frontier points per codec for a BD-rate: the classic method (VCEG-M33) fits a cubic
+#: through four rate points, and the JCT-VC/JVET common test conditions use four QPs.
 BD_MIN_POINTS = 4
 
 #: Relative slack when deciding whether a rate lies inside a measured range (float noise only).
@@ -329,6 +330,64 @@ def _lossy_codecs(results: pd.DataFrame, dataset: str) -> list[str]:
     return sorted(set(rows.loc[lossy, "codec"].astype(str)))
 
 
+def _clip_curves(
+    results: pd.DataFrame, dataset: str, metric: str
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """codec -> clip_id -> that clip's own curve (log kbps, quality), sorted and merged as in
+    :func:`interpolate_quality`; clips with fewer than two usable points are left out."""
+    ok = ok_rows(results)
+    ok = ok[ok["dataset"].astype(str) == dataset]
+    ok = ok[[not is_lossless(t) for t in ok["target_kbps"]]]
+    rates, values = numeric(ok, "actual_kbps"), numeric(ok, metric)
+    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    keys = pd.DataFrame(
+        {"codec": ok["codec"].astype(str).to_numpy(), "clip": ok["clip_id"].astype(str).to_numpy()}
+    )
+    for (codec, clip), index in keys.groupby(["codec", "clip"], sort=False).indices.items():
+        rate, value = _curve(rates[index], values[index])
+        if rate.size >= 2:
+            out.setdefault(str(codec), {})[str(clip)] = (np.log(rate), value)
+    return out
+
+
+def _clip_points(
+    results: pd.DataFrame, dataset: str, metric: str, codec: str, target: float
+) -> dict[str, tuple[float, float]]:
+    """clip_id -> (measured kbps, quality) of one operating point, scored rows only."""
+    ok = ok_rows(results)
+    rows = ok[
+        (ok["dataset"].astype(str) == dataset)
+        & (ok["codec"].astype(str) == codec)
+        & (pd.to_numeric(ok["target_kbps"], errors="coerce") == target)
+    ]
+    rates, values = numeric(rows, "actual_kbps"), numeric(rows, metric)
+    return {
+        str(clip): (float(r), float(v))
+        for clip, r, v in zip(rows["clip_id"], rates, values, strict=True)
+        if np.isfinite(r) and r > 0 and np.isfinite(v)
+    }
+
+
+def paired_differences(
+    neural_points: Mapping[str, tuple[float, float]],
+    codec_curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Per clip scored by both: the codec's quality on that clip's own curve at the neural
+    codec's rate on that clip, minus the neural codec's quality there. Clips whose neural rate
+    falls outside the codec's measured range on that clip are left out (never extrapolated)."""
+    deltas = []
+    for clip, (rate, quality) in neural_points.items():
+        curve = codec_curves.get(clip)
+        if curve is None:
+            continue
+        log_rates, values = curve
+        x = math.log(rate)
+        if x < log_rates[0] - _RANGE_RTOL or x > log_rates[-1] + _RANGE_RTOL:
+            continue
+        deltas.append(float(np.interp(x, log_rates, values)) - quality)
+    return np.array(deltas, dtype=np.float64)
+
+
 MATCHED_QUALITY_COLUMNS = [
     "dataset",
     "metric",
@@ -344,6 +403,10 @@ MATCHED_QUALITY_COLUMNS = [
     "bound_kbps",
     "delta",
     "better",
+    "n_paired",
+    "delta_paired",
+    "delta_paired_ci95",
+    "resolved",
 ]
 
 
@@ -359,6 +422,11 @@ def matched_quality_table(
     ``bound_kbps`` as there); ``delta = quality - neural_quality`` in metric units; ``better``
     is True when the codec beats the neural point (oriented by ``higher_is_better``), NA when
     ``status`` is not ok. ``points`` (from :func:`rd_points`) may be passed to avoid recomputing.
+
+    Whether a difference is more than clip-to-clip noise is judged **paired**, clip by clip
+    (:func:`paired_differences`): ``n_paired`` clips, their mean difference ``delta_paired``
+    and its 95 % CI half-width ``delta_paired_ci95``; ``resolved`` is True when that interval
+    excludes zero (with at least two clips).
     """
     points = rd_points(results, metrics) if points is None else points
     curves = _curves(points)
@@ -367,10 +435,14 @@ def matched_quality_table(
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
         codecs = _lossy_codecs(results, dataset)
+        if not neural & set(by_codec):
+            continue
+        per_clip = _clip_curves(results, dataset, metric)
         for neural_codec, neural_points in by_codec.items():
             if neural_codec not in neural:
                 continue
             for point in neural_points.itertuples(index=False):
+                on_clips = _clip_points(results, dataset, metric, neural_codec, point.target_kbps)
                 for codec in codecs:
                     if codec == neural_codec:
                         continue
@@ -383,6 +455,9 @@ def matched_quality_table(
                     better: object = pd.NA
                     if got.ok:
                         better = bool(delta > 0) if info.higher_is_better else bool(delta < 0)
+                    paired = paired_differences(on_clips, per_clip.get(codec, {}))
+                    mean = float(np.mean(paired)) if paired.size else math.nan
+                    ci = ci95_halfwidth(paired)
                     rows.append(
                         {
                             "dataset": dataset,
@@ -399,6 +474,10 @@ def matched_quality_table(
                             "bound_kbps": got.bound,
                             "delta": delta,
                             "better": better,
+                            "n_paired": int(paired.size),
+                            "delta_paired": mean,
+                            "delta_paired_ci95": ci,
+                            "resolved": bool(math.isfinite(ci) and abs(mean) > ci),
                         }
                     )
     table = pd.DataFrame(rows, columns=MATCHED_QUALITY_COLUMNS)

@@ -24,8 +24,9 @@ from bench.report.table import numeric, ranked_counts, reason_codes
 #: Longest error message shown in a table cell (the full text is in the cell's tooltip).
 MAX_MESSAGE = 160
 
-#: CSS classes: the codec named by the column beats the row's reference / is worse / unknown.
-BETTER, WORSE, UNKNOWN = "better", "worse", "unknown"
+#: CSS classes: the codec named by the column beats the row's reference / is worse / the
+#: difference is within noise / nothing to compare.
+BETTER, WORSE, TIE, UNKNOWN = "better", "worse", "tie", "unknown"
 
 
 # -- formatting --------------------------------------------------------------------------------
@@ -121,6 +122,31 @@ def _out_of_range_note(part: pd.DataFrame) -> str:
     return "; ".join(notes) or "no other codec has a curve"
 
 
+def _verdict(inside: pd.DataFrame, info: MetricInfo) -> tuple[str, str]:
+    """CSS class and note for a neural point against the codecs measured at its rate.
+
+    Worse: some codec is better by a resolved (paired 95 % CI excludes 0) difference; better:
+    every codec is worse by a resolved difference; tie: anything else."""
+    sign = 1.0 if info.higher_is_better else -1.0
+    ranked = inside.assign(_o=sign * inside["quality"].astype(float)).sort_values(
+        ["_o", "codec"], ascending=[False, True]
+    )
+    resolved = ranked["resolved"].fillna(False).astype(bool)
+    better = ranked["better"].fillna(False).astype(bool)
+    winners = ranked[better & resolved]
+    if len(winners):
+        top = winners.iloc[0]
+        return WORSE, f"beaten by {top['codec']} ({num(top['quality'])})"
+    top = ranked.iloc[0]
+    if resolved.all():
+        return BETTER, f"best of {len(ranked) + 1}; next {top['codec']} ({num(top['quality'])})"
+    unresolved = ranked[~resolved].iloc[0]
+    return TIE, (
+        f"not resolved against {unresolved['codec']} ({num(unresolved['quality'])}): "
+        "paired 95 % CI includes 0"
+    )
+
+
 def glance(
     matched: pd.DataFrame, metrics: Mapping[str, MetricInfo], metric_names: Sequence[str]
 ) -> dict[str, Any]:
@@ -153,20 +179,12 @@ def glance(
                     {"text": value, "sub": _out_of_range_note(part), "cls": UNKNOWN, "title": ""}
                 )
                 continue
-            sign = 1.0 if info.higher_is_better else -1.0
-            best = inside.iloc[int(np.argmax(sign * inside["quality"].to_numpy(dtype=float)))]
-            beaten = bool(sign * (best["quality"] - first["neural_quality"]) > 0)
-            if beaten:
-                sub = f"beaten by {best['codec']} ({num(best['quality'])})"
-            else:
-                sub = f"best of {len(inside) + 1}; next {best['codec']} ({num(best['quality'])})"
+            cls, sub = _verdict(inside, info)
             outside = len(part) - len(inside)
             title = f"{len(inside)} other codec(s) measured at this rate"
             if outside:
                 title += f"; {outside} outside their measured range"
-            cells.append(
-                {"text": value, "sub": sub, "cls": WORSE if beaten else BETTER, "title": title}
-            )
+            cells.append({"text": value, "sub": sub, "cls": cls, "title": title})
         rows.append({"label": label or f"{codec} (target {kbps(target)})", "cells": cells})
     return {"metrics": [metrics[m] for m in names], "rows": rows}
 
@@ -193,13 +211,21 @@ def _quality_cell(r: Any, neural_codec: str, info: MetricInfo) -> dict[str, Any]
         }
     if status != "ok":
         return {"text": "no curve", "sub": "", "cls": UNKNOWN, "title": "fewer than 2 points"}
-    better = bool(r["better"])
+    paired = (
+        f"; paired over {int(r['n_paired'])} clips: {num(r['delta_paired'])} "
+        f"± {num(r['delta_paired_ci95'])}"
+        if int(r["n_paired"])
+        else "; no clip to pair"
+    )
     sign = "+" if float(r["delta"]) >= 0 else ""
+    title = f"{sign}{num(r['delta'])} {info.unit} against {neural_codec}{paired}"
+    if not bool(r["resolved"]):
+        return {"text": num(r["quality"]), "sub": "≈ within noise", "cls": TIE, "title": title}
     return {
         "text": num(r["quality"]),
         "sub": "",
-        "cls": BETTER if better else WORSE,
-        "title": f"{sign}{num(r['delta'])} {info.unit} against {neural_codec}".replace("  ", " "),
+        "cls": BETTER if bool(r["better"]) else WORSE,
+        "title": title,
     }
 
 

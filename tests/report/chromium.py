@@ -15,6 +15,7 @@ import json
 import os
 import select
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,14 @@ FLAGS = (
     "--mute-audio",
     "--hide-scrollbars",
     "--remote-debugging-pipe",
+)
+
+# argv: read fd, write fd, program, its arguments. The read fd is the lowest of the two pipes'
+# four fds and at least 3, so moving it to 3 first never overwrites the write fd.
+_TRAMPOLINE = (
+    "import os, sys; "
+    "os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+    "os.execv(sys.argv[3], sys.argv[3:])"
 )
 
 # Waits until every <audio> has its metadata (or failed), so a bad relative path shows up.
@@ -99,19 +108,24 @@ class DevToolsPipe:
         self.profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-
-        def wire_fds() -> None:  # in the child, before exec: our pipe ends become fds 3 and 4
-            read_end, write_end = os.dup(to_child_r), os.dup(from_child_w)
-            os.dup2(read_end, 3)
-            os.dup2(write_end, 4)
-
+        # Chromium wants the pipe on fds 3 and 4. A small Python trampoline moves it there and
+        # execs Chromium: safe even when the test process runs threads (preexec_fn is not).
         self.process = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
+            [
+                sys.executable,
+                "-c",
+                _TRAMPOLINE,
+                str(to_child_r),
+                str(from_child_w),
+                binary,
+                *FLAGS,
+                f"--user-data-dir={self.profile.name}",
+                "about:blank",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=wire_fds,  # the test process runs no threads here
-            close_fds=False,
+            pass_fds=(to_child_r, from_child_w),
         )
         os.close(to_child_r)
         os.close(from_child_w)

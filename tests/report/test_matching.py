@@ -26,6 +26,7 @@ from bench.report.matching import (
     interpolate_quality,
     matched_quality_table,
     matched_rate_table,
+    paired_differences,
     rd_points,
     required_kbps,
 )
@@ -316,3 +317,34 @@ def test_bd_rate_table_known_answers():
     )
     assert not any(c == "flac" for _, _, c in table.index)
     assert len(table) == 2 * 3 * 2  # two metrics, ordered pairs of three lossy codecs
+
+
+def test_paired_differences_resolve_consistent_gaps_only():
+    results, metrics = _table()
+    table = matched_quality_table(results, metrics)
+    row = table[(table["metric"] == "snr") & (table["neural_target_kbps"] == 12.0)]
+    row = row.set_index("codec").loc["opus"]
+    # Both clips lose exactly 3 dB: no spread, so the gap is resolved.
+    assert row["n_paired"] == 2
+    assert row["delta_paired"] == pytest.approx(-3.0, abs=1e-9)
+    assert row["delta_paired_ci95"] == pytest.approx(0.0, abs=1e-9)
+    assert bool(row["resolved"])
+    # Make the gap flip sign from clip to clip: the mean difference is noise, not a verdict.
+    swing = (results["codec"] == "opus") & (results["clip_id"] == "a")
+    results.loc[swing, "snr"] += 6.5
+    results.loc[(results["codec"] == "opus") & (results["clip_id"] == "b"), "snr"] -= 0.5
+    row = matched_quality_table(results, metrics)
+    row = row[(row["metric"] == "snr") & (row["neural_target_kbps"] == 12.0)]
+    row = row.set_index("codec").loc["opus"]
+    assert row["delta_paired"] == pytest.approx(0.0, abs=1e-9)
+    assert not bool(row["resolved"])
+
+
+def test_paired_differences_skip_clips_outside_their_own_range():
+    curves = {
+        "a": (np.log([8.0, 32.0]), np.array([10.0, 20.0])),
+        "b": (np.log([20.0, 40.0]), np.array([1.0, 2.0])),
+    }
+    neural = {"a": (16.0, 14.0), "b": (16.0, 5.0), "c": (16.0, 0.0)}
+    deltas = paired_differences(neural, curves)
+    assert deltas.tolist() == pytest.approx([1.0])  # b is out of range, c has no curve
