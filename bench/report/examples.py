@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.report.table import check_results, is_lossless, neural_codecs, ok_rows
+from bench.report.table import check_results, is_lossless, lossy_mask, neural_codecs, ok_rows
 
 #: Folder (inside the run's output folder) that holds the example audio.
 EXAMPLES_DIR = "examples"
@@ -110,7 +110,7 @@ def example_path(
 
 def _point_rates(ok: pd.DataFrame) -> pd.DataFrame:
     """Mean measured kbps per (codec, target_kbps) lossy point."""
-    lossy = ok[[not is_lossless(t) for t in ok["target_kbps"]]]
+    lossy = ok[lossy_mask(ok)]
     rates = lossy.assign(_kbps=pd.to_numeric(lossy["actual_kbps"], errors="coerce"))
     table = rates.groupby(["codec", "target_kbps"], sort=True)["_kbps"].mean().reset_index()
     table["codec"] = table["codec"].astype(str)

@@ -40,7 +40,7 @@ from bench.report.summary import ci95_halfwidth
 from bench.report.table import (
     check_results,
     dataset_domains,
-    is_lossless,
+    lossy_mask,
     metric_columns,
     neural_codecs,
     numeric,
@@ -278,7 +278,7 @@ def rd_points(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> pd.Da
     """
     check_results(results)
     ok = ok_rows(results)
-    ok = ok[[not is_lossless(t) for t in ok["target_kbps"]]]
+    ok = ok[lossy_mask(ok)]
     neural = neural_codecs(results)
     order = {name: i for i, name in enumerate(metrics)}
     rows: list[dict[str, object]] = []
@@ -326,7 +326,7 @@ def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, pd.DataFram
 def _lossy_codecs(results: pd.DataFrame, dataset: str) -> list[str]:
     """Codecs with at least one lossy row (any status) in ``dataset``, sorted."""
     rows = results[results["dataset"].astype(str) == dataset]
-    lossy = [not is_lossless(t) for t in rows["target_kbps"]]
+    lossy = lossy_mask(rows)
     return sorted(set(rows.loc[lossy, "codec"].astype(str)))
 
 
@@ -337,7 +337,7 @@ def _clip_curves(
     :func:`interpolate_quality`; clips with fewer than two usable points are left out."""
     ok = ok_rows(results)
     ok = ok[ok["dataset"].astype(str) == dataset]
-    ok = ok[[not is_lossless(t) for t in ok["target_kbps"]]]
+    ok = ok[lossy_mask(ok)]
     rates, values = numeric(ok, "actual_kbps"), numeric(ok, metric)
     out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     keys = pd.DataFrame(

@@ -51,6 +51,11 @@ def is_lossless(target_kbps: object) -> bool:
         return True
 
 
+def lossy_mask(rows: pd.DataFrame) -> np.ndarray:
+    """Boolean array: True for rows of a lossy point (a numeric, non-NaN ``target_kbps``)."""
+    return pd.to_numeric(rows["target_kbps"], errors="coerce").notna().to_numpy(dtype=bool)
+
+
 def neural_codecs(results: pd.DataFrame) -> set[str]:
     """Codecs flagged ``neural`` in any row (no ``neural`` column: none)."""
     if "neural" not in results.columns:

@@ -10,7 +10,7 @@ import math
 import os
 import shlex
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,18 +53,27 @@ def num(value: object) -> str:
 
 
 def kbps(value: object) -> str:
-    """A bitrate for display: ``6.05``, ``12.1``, ``128``; ``lossless`` for a NaN target."""
+    """A measured bitrate for display: ``6.05``, ``12.1``, ``128``; ``–`` when unknown."""
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return "lossless"
-    if math.isnan(x):
-        return "lossless"
+        return "–"
+    if not math.isfinite(x):
+        return "–"
     if x >= 100:
         return f"{x:.0f}"
     if x >= 10:
         return f"{x:.1f}"
     return f"{x:.2f}"
+
+
+def target_text(value: object) -> str:
+    """A target bitrate for display; a lossless point (no target) reads ``lossless``."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "lossless"
+    return "lossless" if math.isnan(x) else f"{x:g}"
 
 
 def short(text: object, limit: int = MAX_MESSAGE) -> str:
@@ -75,7 +84,7 @@ def short(text: object, limit: int = MAX_MESSAGE) -> str:
 
 def point_label(codec: str, target: float, measured: float) -> str:
     """``namc @ 6.02 kbps (target 6)``."""
-    return f"{codec} @ {kbps(measured)} kbps (target {kbps(target)})"
+    return f"{codec} @ {kbps(measured)} kbps (target {target_text(target)})"
 
 
 # -- at a glance, matched tables, BD-rate --------------------------------------------------------
@@ -185,7 +194,7 @@ def glance(
             if outside:
                 title += f"; {outside} outside their measured range"
             cells.append({"text": value, "sub": sub, "cls": cls, "title": title})
-        rows.append({"label": label or f"{codec} (target {kbps(target)})", "cells": cells})
+        rows.append({"label": label or f"{codec} (target {target_text(target)})", "cells": cells})
     return {"metrics": [metrics[m] for m in names], "rows": rows}
 
 
@@ -260,7 +269,7 @@ def _matched_view(
     table: pd.DataFrame,
     metrics: Mapping[str, MetricInfo],
     metric_names: Sequence[str],
-    make_cell: Any,
+    make_cell: Callable[[Any, str, float, MetricInfo], dict[str, Any]],
 ) -> dict[str, Any]:
     codecs = sorted(set(table["codec"].astype(str)))
     groups = []
@@ -375,7 +384,7 @@ def summary_view(
             {
                 "codec": str(r["codec"]),
                 "neural": str(r["codec"]) in neural,
-                "target": kbps(r["target_kbps"]),
+                "target": target_text(r["target_kbps"]),
                 "measured": kbps(r["actual_kbps_mean"]),
                 "range": f"{kbps(r['actual_kbps_min'])}–{kbps(r['actual_kbps_max'])}",
                 "ok": int(r["n_ok"]),
@@ -422,7 +431,7 @@ def failures_view(rows: pd.DataFrame, metric_names: Sequence[str]) -> dict[str, 
             cells.append(
                 {
                     "codec": str(codec),
-                    "target": kbps(target),
+                    "target": target_text(target),
                     "n": len(index),
                     "failed": len(failed),
                     "errors": errors,
@@ -490,7 +499,7 @@ def examples_view(
             points.append(
                 {
                     "codec": point.codec,
-                    "target": kbps(point.target_kbps),
+                    "target": target_text(point.target_kbps),
                     "measured": kbps(row["actual_kbps"]) if row is not None else "–",
                     "roles": "; ".join(roles),
                     "scores": [

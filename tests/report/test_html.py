@@ -236,3 +236,22 @@ def test_update_index_lists_runs_newest_first(tmp_path: Path):
     assert page.count("b") == 0 and "&lt;b&gt;odd &amp; name" in html
     assert "run_bench.py --codecs all --limit 4" in text
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_degenerate_tables_still_give_a_page(tmp_path: Path):
+    results = make_results(clips_per_dataset=2)
+    failed = results.assign(status="error", error="encoder missing")
+    for name in METRICS:
+        failed[name] = float("nan")
+    html = write_report(tmp_path / "failed", failed, None, METRICS, {}).read_text("utf-8")
+    text = " ".join(_Page(html).all_text().split())
+    assert "No scored points to plot." in text
+    assert "38 of 38 rows failed" in text and "2× encoder missing" in text
+    assert not (tmp_path / "failed" / "plots").exists()
+    empty = write_report(tmp_path / "empty", results.iloc[0:0], None, METRICS, {})
+    assert "<table" not in empty.read_text("utf-8").split("How to read this page")[0]
+    minimal = results[
+        ["dataset", "clip_id", "codec", "target_kbps", "actual_kbps", "status", "snr"]
+    ]
+    page = write_report(tmp_path / "minimal", minimal, None, METRICS, {"command": 5})
+    assert "No neural codec in this run" in page.read_text("utf-8")
