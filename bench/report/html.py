@@ -1,0 +1,276 @@
+"""The static HTML report of one run (``DIR/index.html``) and the list of runs
+(``reports/index.html``).
+
+The page is self-contained: inline CSS, no script, no web font, no network; plots are SVG files
+in ``DIR/plots/`` and listening examples WAV files in ``DIR/examples/``, both referenced by
+relative URLs, so the folder opens from disk or any static file host. Every string from data
+(clip ids, codec and dataset names, error messages, run metadata) goes through Jinja2 with
+autoescaping on; no HTML is ever built by concatenating data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench import __version__
+from bench.fsutil import atomic_write_text
+from bench.report.examples import RenderedExample
+from bench.report.info import MetricInfo
+from bench.report.matching import (
+    BD_MIN_POINTS,
+    bd_rate_table,
+    matched_quality_table,
+    matched_rate_table,
+    rd_points,
+)
+from bench.report.plots import write_rd_plots
+from bench.report.summary import summarize
+from bench.report.table import (
+    check_results,
+    dataset_domains,
+    metric_columns,
+    neural_codecs,
+    synthetic_datasets,
+)
+from bench.report.view import (
+    bd_view,
+    command_text,
+    examples_view,
+    failures_view,
+    glance,
+    matched_quality_view,
+    matched_rate_view,
+    meta_headline,
+    meta_tree,
+    summary_view,
+)
+
+_TEMPLATES = Path(__file__).with_name("templates")
+
+#: Analysis tables written beside index.html (the page shows the same numbers).
+TABLE_FILES = {
+    "matched_quality": "matched_quality.csv",
+    "matched_rate": "matched_rate.csv",
+    "bd_rate": "bd_rate.csv",
+}
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=True,  # every {{ }} is escaped; nothing in the templates uses |safe
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """Render one of the report templates with autoescaping."""
+    return str(_environment().get_template(template).render(**context))
+
+
+def write_csv(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
+    """Write ``table`` as CSV atomically (NaN as an empty cell, floats with full precision)."""
+    atomic_write_text(path, table.to_csv(index=False, float_format="%.10g"))
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    results: pd.DataFrame,
+    summary: pd.DataFrame | None,
+    metrics: Mapping[str, MetricInfo],
+    run_meta: Mapping[str, Any],
+    examples: Iterable[RenderedExample] = (),
+    *,
+    min_points: int = BD_MIN_POINTS,
+) -> Path:
+    """Write ``out_dir/index.html`` for one run and return its path.
+
+    Also writes ``out_dir/plots/*.svg`` (one rate-distortion plot per dataset and applicable
+    metric) and the analysis tables ``matched_quality.csv``, ``matched_rate.csv`` and
+    ``bd_rate.csv``. ``summary`` is :func:`~bench.report.summary.summarize`'s table (computed
+    when ``None``); ``run_meta`` is what run.json holds; ``examples`` are the listening examples
+    the runner rendered for :func:`~bench.report.examples.select_examples`. Every file is
+    written atomically; the page last, so an index.html never points at missing plots.
+    """
+    check_results(results)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results, metrics) if summary is None else summary
+    names = metric_columns(results, metrics)
+    neural = neural_codecs(results)
+    points = rd_points(results, metrics)
+    matched = matched_quality_table(results, metrics, points)
+    rates = matched_rate_table(results, metrics, points)
+    bd = bd_rate_table(results, metrics, points, min_points=min_points)
+    for key, table in (("matched_quality", matched), ("matched_rate", rates), ("bd_rate", bd)):
+        write_csv(out / TABLE_FILES[key], table)
+    codecs = sorted(set(results["codec"].astype(str)))
+    plots = write_rd_plots(out, points, metrics, codecs, neural)
+    examples_by_dataset = examples_view(out, examples, results, names)
+
+    domains = dataset_domains(results)
+    synthetic = synthetic_datasets(results)
+    datasets = []
+    for dataset in sorted(domains):
+        rows = results[results["dataset"].astype(str) == dataset]
+        domain = domains[dataset]
+        applicable = [m for m in names if metrics[m].applies_to(domain)]
+        left_out = [m for m in names if m not in applicable]
+        plotted = [p for p in plots if p.dataset == dataset]
+        no_data = [m for m in applicable if m not in {p.metric for p in plotted}]
+        m_part = matched[matched["dataset"] == dataset]
+        r_part = rates[rates["dataset"] == dataset]
+        b_part = bd[bd["dataset"] == dataset]
+        datasets.append(
+            {
+                "name": dataset,
+                "anchor": f"ds{len(datasets)}",
+                "domain": domain or "unknown",
+                "synthetic": dataset in synthetic,
+                "n_clips": int(rows["clip_id"].nunique()),
+                "codecs": sorted(set(rows["codec"].astype(str))),
+                "left_out": left_out,
+                "no_data": no_data,
+                "plots": [
+                    {"metric": metrics[p.metric], "src": urllib.parse.quote(p.path)}
+                    for p in plotted
+                ],
+                "glance": glance(m_part, metrics, applicable),
+                "matched": matched_quality_view(m_part, metrics, applicable),
+                "rates": matched_rate_view(r_part, metrics, applicable),
+                "bd": [
+                    bd_view(b_part[b_part["metric"] == m], metrics[m])
+                    for m in applicable
+                    if (b_part["metric"] == m).any()
+                ],
+                "summary": summary_view(
+                    summary[summary["dataset"].astype(str) == dataset], applicable, neural
+                ),
+                "failures": failures_view(rows, applicable),
+                "examples": examples_by_dataset.get(dataset, []),
+            }
+        )
+    page = render(
+        "report.html.j2",
+        title="namc-bench report",
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        suite_version=__version__,
+        headline=meta_headline(run_meta),
+        meta=meta_tree(dict(run_meta)),
+        datasets=datasets,
+        synthetic=synthetic,
+        neural=sorted(neural),
+        codecs=codecs,
+        metrics=[metrics[m] for m in names],
+        min_points=min_points,
+        table_files=TABLE_FILES,
+    )
+    target = out / "index.html"
+    atomic_write_text(target, page)
+    return target
+
+
+# -- the list of runs --------------------------------------------------------------------------
+
+
+def _names(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(str(k) for k in value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v.get("name", v)) if isinstance(v, Mapping) else str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    """A run's start time from an ISO 8601 string or a Unix timestamp, as aware UTC."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        if isinstance(value, (int, float)):
+            when = dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
+        else:
+            when = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    if when.tzinfo is None:  # a naive time cannot be placed; read it as UTC
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc)
+
+
+def _run_entry(folder: Path) -> dict[str, Any]:
+    """What the runs list shows for one run folder (problems are shown, not hidden)."""
+    entry: dict[str, Any] = {
+        "name": folder.name,
+        "href": urllib.parse.quote(folder.name) + "/index.html",
+        "has_page": (folder / "index.html").is_file(),
+        "started": "",
+        "command": "",
+        "datasets": "",
+        "codecs": "",
+        "status": "",
+        "problem": "",
+        "sort": dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.timezone.utc).isoformat(),
+    }
+    try:
+        meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, Mapping):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        entry["problem"] = f"unreadable run.json: {exc}"
+        entry["status"] = "unknown"
+        return entry
+    keys = ("started_at", "started", "start_time", "timestamp", "date")
+    started = next((meta[k] for k in keys if meta.get(k)), None)
+    when = _parse_time(started)
+    if when is not None:
+        entry["started"] = when.strftime("%Y-%m-%d %H:%M:%S UTC")
+        entry["sort"] = when.isoformat()
+    elif started:
+        entry["started"] = str(started)
+    entry["command"] = command_text(meta)
+    entry["datasets"] = _names(meta.get("datasets"))
+    entry["codecs"] = _names(meta.get("codecs"))
+    status = meta.get("status")
+    if not status:
+        status = "finished" if entry["has_page"] else "incomplete (no index.html)"
+    entry["status"] = str(status)
+    return entry
+
+
+def update_index(reports_root: str | os.PathLike[str]) -> Path:
+    """Write ``reports_root/index.html`` listing every run folder holding a run.json, newest
+    first (by run.json's start time, else the folder's modification time); atomic."""
+    root = Path(reports_root)
+    root.mkdir(parents=True, exist_ok=True)
+    runs = [
+        _run_entry(folder)
+        for folder in sorted(root.iterdir())
+        if folder.is_dir() and not folder.name.startswith(".") and (folder / "run.json").exists()
+    ]
+    runs.sort(key=lambda e: (e["sort"], e["name"]), reverse=True)
+    page = render(
+        "index.html.j2",
+        title="namc-bench runs",
+        runs=runs,
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        suite_version=__version__,
+    )
+    target = root / "index.html"
+    atomic_write_text(target, page)
+    return target
