@@ -1,0 +1,316 @@
+"""Where jobs run: local worker processes, or a Dask cluster.
+
+Both executors take a list of :class:`~bench.jobs.Job` and call ``on_result(job, index,
+fields, scores)`` for every point, in the main process, as results arrive; the caller stores
+them. Neither lets one point's failure stop the others.
+
+The local executor runs its own pool of worker processes (``spawn``), each with a pipe, rather
+than ``concurrent.futures``: a worker that crashes (a segfault in a codec library) or a point
+that hangs past its timeout only costs that point. The worker is replaced and the clip's
+remaining points go on. With Dask, the cluster retries a job whose worker died; a job that
+still fails is recorded as failed for all its points.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from bench.errors import BenchError
+from bench.jobs import (
+    WORKER_ENV,
+    Job,
+    WorkerSetup,
+    error_fields,
+    run_job,
+    run_job_collect,
+    setup_worker,
+)
+
+OnResult = Callable[[Job, int, dict[str, Any], dict[str, Any]], None]
+
+#: A job whose setup (loading, reference preparation) kills its worker is tried this often.
+SETUP_ATTEMPTS = 2
+#: Workers that die before finishing start-up, in a row, before the run gives up.
+STARTUP_FAILURES = 3
+#: Seconds a worker may take to start (imports, plug-ins) before it counts as failed.
+STARTUP_TIMEOUT_S = 300.0
+
+
+def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
+    """Worker process: take jobs from the pipe until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    setup_worker(setup)
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        run_job(job, conn.send)
+        conn.send(("done", job.job_id))
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    job: Job | None = None
+    index: int | None = None  # point in progress
+    since: float = 0.0  # when the job or the point in progress began
+    done: set[int] = field(default_factory=set)
+    ready: bool = False  # finished its start-up (imports, plug-ins)
+
+
+def _signal_name(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "killed"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+class LocalExecutor:
+    """A pool of ``jobs`` worker processes with per-point timeouts and crash recovery."""
+
+    name = "local"
+
+    def __init__(self, jobs: int, setup: WorkerSetup, timeout_s: float) -> None:
+        self.jobs = max(1, int(jobs))
+        self.setup = setup
+        self.timeout_s = timeout_s
+        self._context = mp.get_context("spawn")  # no fork of a process holding threads/locks
+        self.restarts = 0
+
+    def _start(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker_main, args=(child, self.setup), daemon=True, name="bench-worker"
+        )
+        # Thread limits must be in the environment the child starts with: numpy (OpenBLAS)
+        # reads them when it is first imported, before any code of ours runs there.
+        saved = {name: os.environ.get(name) for name, _ in (*WORKER_ENV, *self.setup.env)}
+        os.environ.update(dict((*WORKER_ENV, *self.setup.env)))
+        try:
+            process.start()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        child.close()
+        return _Worker(process, parent)
+
+    def run(self, jobs: list[Job], on_result: OnResult) -> None:
+        """Run ``jobs``; return when every point has a result."""
+        queue: deque[Job] = deque(jobs)
+        attempts: dict[int, int] = {}
+        startup_failures = 0
+        next_id = max((job.job_id for job in jobs), default=0) + 1
+        workers = [self._start() for _ in range(min(self.jobs, len(jobs)))]
+        try:
+            while queue or any(w.job is not None for w in workers):
+                for worker in workers:
+                    if worker.job is None and queue:
+                        job = queue.popleft()
+                        worker.job, worker.index, worker.done = job, None, set()
+                        worker.since = time.monotonic()
+                        worker.conn.send(job)
+                busy = [w for w in workers if w.job is not None]
+                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], 0.5)
+                for worker in busy:
+                    failure = None
+                    if worker.conn in ready or worker.conn.poll():
+                        try:
+                            while worker.conn.poll():
+                                self._handle(worker, worker.conn.recv(), on_result)
+                        except (EOFError, OSError):
+                            failure = "crash"
+                    if failure is None and worker.job is not None:
+                        limit = self.timeout_s if worker.ready else STARTUP_TIMEOUT_S
+                        if not worker.process.is_alive():
+                            failure = "crash"
+                        elif time.monotonic() - worker.since > limit:
+                            failure = "timeout"
+                    if failure is None or worker.job is None:
+                        continue
+                    if not worker.ready:  # died starting up: not the job's fault
+                        startup_failures += 1
+                        if startup_failures >= STARTUP_FAILURES:
+                            raise BenchError(
+                                "worker processes keep dying while starting "
+                                f"({_signal_name(worker.process.exitcode)}); see the messages "
+                                "above, or try --jobs 1"
+                            )
+                        queue.appendleft(worker.job)
+                        self._stop(worker)
+                        workers[workers.index(worker)] = self._start()
+                        continue
+                    startup_failures = 0
+                    retry = self._fail(worker, failure, on_result, attempts, next_id)
+                    if retry is not None:
+                        queue.appendleft(retry)
+                        next_id += 1
+                    workers[workers.index(worker)] = self._start()
+                    self.restarts += 1
+        finally:
+            for worker in workers:
+                self._stop(worker)
+
+    def _handle(self, worker: _Worker, event: tuple, on_result: OnResult) -> None:
+        kind = event[0]
+        if kind == "ready":
+            worker.ready = True
+            worker.since = time.monotonic()
+        elif kind == "start":
+            worker.index, worker.since = event[2], time.monotonic()
+        elif kind == "result":
+            _, _, index, fields, scores = event
+            worker.done.add(index)
+            worker.index = None
+            worker.since = time.monotonic()
+            assert worker.job is not None
+            on_result(worker.job, index, fields, scores)
+        elif kind == "done":
+            worker.job, worker.index = None, None
+
+    def _fail(
+        self,
+        worker: _Worker,
+        failure: str,
+        on_result: OnResult,
+        attempts: dict[int, int],
+        next_id: int,
+    ) -> Job | None:
+        """Record the failed point (or job) and return what is left to retry."""
+        job = worker.job
+        assert job is not None
+        process = worker.process
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        if failure == "timeout":
+            message = f"timed out after {self.timeout_s:g} s (worker stopped)"
+        else:
+            message = f"worker process died ({_signal_name(process.exitcode)})"
+        worker.job = None
+        if worker.index is not None:  # a point was running: it alone fails
+            on_result(job, worker.index, error_fields(message, failure), {})
+            worker.done.add(worker.index)
+        else:  # died loading the clip or preparing the reference: retry the job once
+            tries = attempts.get(job.job_id, 0) + 1
+            if tries >= SETUP_ATTEMPTS:
+                message = f"{message} while loading the clip or preparing its reference"
+                for index in range(len(job.points)):
+                    if index not in worker.done:
+                        on_result(job, index, error_fields(message, failure), {})
+                return None
+            attempts[next_id] = tries
+        rest = [i for i in range(len(job.points)) if i not in worker.done]
+        return remap(next_id, job, rest) if rest else None
+
+    @staticmethod
+    def _stop(worker: _Worker) -> None:
+        try:
+            if worker.process.is_alive():
+                worker.conn.send(None)
+                worker.process.join(2)
+        except (OSError, BrokenPipeError):
+            pass
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(2)
+        worker.conn.close()
+
+
+def remap(job_id: int, job: Job, indices: list[int]) -> Job:
+    """A job of the points ``indices`` of ``job``.
+
+    Points carry their own store keys, so results of the retry need no translation back to
+    the original job's indices.
+    """
+    return Job(job_id, job.clip, tuple(job.points[i] for i in indices))
+
+
+class DaskExecutor:
+    """Runs jobs on a Dask cluster: ``scheduler`` address, or a LocalCluster on 127.0.0.1."""
+
+    name = "dask"
+
+    def __init__(
+        self, jobs: int, setup: WorkerSetup, timeout_s: float, scheduler: str | None = None
+    ) -> None:
+        self.jobs = max(1, int(jobs))
+        self.setup = setup
+        self.timeout_s = timeout_s
+        self.scheduler = scheduler
+        self.restarts = 0
+
+    def run(self, jobs: list[Job], on_result: OnResult) -> None:
+        """Submit every job; record results as futures complete."""
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError as exc:
+            raise BenchError(
+                "--executor dask needs dask.distributed: pip install 'namc-bench[dask]'"
+            ) from exc
+        cluster = None
+        if self.scheduler:
+            client = Client(self.scheduler)
+        else:
+            cluster = LocalCluster(
+                n_workers=self.jobs,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                env=dict(WORKER_ENV) | dict(self.setup.env),
+            )
+            client = Client(cluster)
+        try:
+            futures = {
+                client.submit(run_job_collect, job, self.setup, pure=False): job for job in jobs
+            }
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    events = future.result()
+                except Exception as exc:
+                    message = f"dask job failed: {type(exc).__name__}: {exc}"
+                    for index in range(len(job.points)):
+                        on_result(job, index, error_fields(message, "crash"), {})
+                    continue
+                for _, _, index, fields, scores in events:
+                    on_result(job, index, fields, scores)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def make_executor(
+    name: str, jobs: int, setup: WorkerSetup, timeout_s: float, scheduler: str | None = None
+) -> LocalExecutor | DaskExecutor:
+    """The executor called ``name`` (``local`` or ``dask``)."""
+    if name == "local":
+        if scheduler:
+            raise BenchError("--scheduler needs --executor dask")
+        return LocalExecutor(jobs, setup, timeout_s)
+    if name == "dask":
+        return DaskExecutor(jobs, setup, timeout_s, scheduler)
+    from bench.errors import UnknownNameError
+
+    raise UnknownNameError(f"unknown executor {name!r}; valid: dask, local")

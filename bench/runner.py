@@ -1,0 +1,601 @@
+"""The main job: every clip x codec x bitrate, scored, stored, reported.
+
+:func:`run_benchmark` builds the matrix of points, looks each one up in the results store,
+sends what is missing to an executor (grouped per clip, so each clip is read and its metric
+references prepared once), stores each result as it arrives, then writes ``results.csv``,
+``summary.csv``, ``run.json``, listening examples and ``index.html`` from the store, so an
+interrupted run started again ends with exactly the rows an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench import __version__
+from bench.codecs import Codec, default_plugin_dirs, resolve_codecs
+from bench.errors import BenchError
+from bench.executors import make_executor
+from bench.fsutil import atomic_write_text
+from bench.jobs import Job, Point, WorkerSetup
+from bench.store import ResultStore, stable_hash
+
+#: Version of results.csv / run.json; bump when columns change meaning.
+SCHEMA_VERSION = 1
+#: Version of what the runner does to a point (alignment check, accounting); part of every key.
+POINT_VERSION = "1"
+#: Columns of results.csv before the metric columns, in order.
+BASE_COLUMNS = (
+    "dataset", "clip_id", "domain", "synthetic", "protocol", "codec", "neural", "backend",
+    "target_kbps", "actual_kbps", "bytes", "header_bytes", "container_bytes", "total_bytes",
+    "duration_s", "sample_rate", "channels", "native_rate", "lag_samples", "lag_method",
+    "status", "error", "error_kind", "encode_s", "decode_s", "cached",
+)  # fmt: skip
+
+
+@dataclass
+class RunOptions:
+    """Everything ``run`` was asked to do besides which clips."""
+
+    codecs: str = "all"
+    bitrates: Sequence[float] | None = None
+    metrics: str | None = None
+    jobs: int = 0
+    executor: str = "local"
+    scheduler: str | None = None
+    out: Path | None = None
+    cache: Path | None = None
+    timeout_s: float | None = None
+    strict: bool = False
+    examples: int = 2
+    fresh: bool = False
+    report: bool = True
+    command: Sequence[str] = ()
+    reports_root: Path = Path("reports")
+
+
+@dataclass
+class RunOutcome:
+    """What a finished run wrote and found."""
+
+    out_dir: Path
+    results: Any  # pandas.DataFrame
+    points: int
+    computed: int
+    cached: int
+    failed: int
+    exit_status: int
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+# -- keys ---------------------------------------------------------------------------------------
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def clip_content_key(clip: Any) -> str:
+    """A key for what the clip's audio is, not where it lives: the file's SHA-256 with how the
+    clip is prepared (protocol, cut); generated clips by their id and the generator version."""
+    prep = {"protocol": clip.protocol, "max_seconds": clip.max_seconds, "kind": clip.kind}
+    if clip.path is None:
+        return stable_hash("generated", clip.key, __version__, prep)
+    path = Path(clip.path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return stable_hash("unreadable", str(path), type(exc).__name__, prep)
+    memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if memo_key not in _FILE_HASHES:
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            return stable_hash("unreadable", str(path), type(exc).__name__, prep)
+        _FILE_HASHES[memo_key] = digest.hexdigest()
+    return stable_hash("file", _FILE_HASHES[memo_key], prep)
+
+
+def metric_key(metric: Any) -> str:
+    """Store key of a metric at its current version."""
+    return stable_hash("metric", metric.name, metric.version())
+
+
+def point_key(content: str, codec: Codec, version: str, kbps: float | None) -> str:
+    """Store key of one codec setting on one clip content."""
+    return stable_hash("point", POINT_VERSION, content, codec.name, version, kbps)
+
+
+# -- planning -----------------------------------------------------------------------------------
+def codec_ladders(
+    codecs: Sequence[Codec], bitrates: Sequence[float] | None
+) -> tuple[dict[str, list[float | None]], list[str]]:
+    """Each codec's bitrates: its default ladder, or the ``--bitrates`` it accepts."""
+    ladders: dict[str, list[float | None]] = {}
+    notes: list[str] = []
+    for codec in codecs:
+        if codec.lossless or not bitrates:
+            ladders[codec.name] = codec.ladder()
+            continue
+        accepted = [float(k) for k in bitrates if codec.bitrates.accepts(float(k))]
+        skipped = [k for k in bitrates if not codec.bitrates.accepts(float(k))]
+        if skipped:
+            notes.append(
+                f"{codec.name}: skipping {', '.join(f'{k:g}' for k in skipped)} kbps "
+                f"(accepts {codec.bitrates.describe()})"
+            )
+        if accepted:
+            ladders[codec.name] = accepted
+    return ladders, notes
+
+
+@dataclass
+class _Planned:
+    clip: Any
+    codec: Codec
+    kbps: float | None
+    key: str
+    metrics: list[Any]
+
+
+def _default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _timeout(options: RunOptions, clips: Sequence[Any]) -> float:
+    """Per-point timeout: given, or generous for the longest clip (ViSQOL is the slow part)."""
+    if options.timeout_s:
+        return float(options.timeout_s)
+    return 300.0
+
+
+# -- the run ------------------------------------------------------------------------------------
+def run_benchmark(
+    clips: Sequence[Any], options: RunOptions, stream: TextIO | None = None
+) -> RunOutcome:
+    """Run the matrix over ``clips``; see the module docstring."""
+
+    from bench.metrics import resolve_metrics
+
+    stream = stream if stream is not None else sys.stderr
+    started = time.time()
+    codecs = resolve_codecs(options.codecs)
+    if not codecs:
+        raise BenchError("no codec is available here (see: python run_bench.py --list)")
+    versions = {codec.name: codec.version() for codec in codecs}
+    ladders, notes = codec_ladders(codecs, options.bitrates)
+    codecs = [c for c in codecs if c.name in ladders]
+    if not codecs:
+        raise BenchError("no codec accepts any of the given --bitrates: " + "; ".join(notes))
+    for note in notes:
+        print(f"note: {note}", file=stream)
+    if not clips:
+        raise BenchError("no clips to run")
+
+    domains = sorted({clip.domain for clip in clips})
+    metrics_by_domain = {d: resolve_metrics(options.metrics, d) for d in domains}
+    all_metrics = {m.name: m for ms in metrics_by_domain.values() for m in ms}
+    metric_keys = {name: metric_key(m) for name, m in all_metrics.items()}
+
+    out_dir = Path(options.out) if options.out else _default_out(options.reports_root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache_path = Path(options.cache) if options.cache else options.reports_root / "cache.sqlite"
+
+    planned: list[_Planned] = []
+    for clip in clips:
+        content = clip_content_key(clip)
+        for codec in codecs:
+            for kbps in ladders[codec.name]:
+                key = point_key(content, codec, versions[codec.name], kbps)
+                planned.append(_Planned(clip, codec, kbps, key, metrics_by_domain[clip.domain]))
+
+    meta = _run_meta(options, clips, codecs, versions, ladders, all_metrics, out_dir, cache_path)
+    meta["status"] = "running"
+    _write_json(out_dir / "run.json", meta)
+
+    with ResultStore(cache_path) as store:
+        wanted = {p.key: [metric_keys[m.name] for m in p.metrics] for p in planned}
+        stored = {} if options.fresh else store.get_points(wanted, wanted)
+        jobs, todo = _jobs(planned, stored, metric_keys, options.fresh)
+        computed = sum(len(job.points) for job in jobs)
+        print(
+            f"{len(clips)} clips x {len(codecs)} codecs: {len(planned)} points, "
+            f"{len(planned) - todo} cached, {computed} to compute",
+            file=stream,
+        )
+        transient: dict[str, dict[str, Any]] = {}
+        timings: Counter[str] = Counter()
+        compute_start = time.time()
+        if jobs:
+            setup = WorkerSetup(plugin_dirs=tuple(str(d) for d in default_plugin_dirs()))
+            executor = make_executor(
+                options.executor,
+                options.jobs or _default_jobs(),
+                setup,
+                _timeout(options, clips),
+                options.scheduler,
+            )
+            progress = _Progress(computed, stream)
+            existing = stored
+
+            def on_result(job: Job, index: int, fields: dict, scores: dict) -> None:
+                point = job.points[index]
+                old = existing.get(point.key)
+                merged = dict(old.scores) if old is not None else {}
+                full = {k: (v[0], v[1], v[2], None) for k, v in merged.items()}
+                full.update(scores)
+                if not store.put(point.key, fields, full):
+                    transient[point.key] = fields
+                else:
+                    transient.pop(point.key, None)
+                timings["encode_s"] += fields.get("encode_s") or 0.0
+                timings["decode_s"] += fields.get("decode_s") or 0.0
+                for value in scores.values():
+                    timings["metrics_s"] += value[3] or 0.0
+                progress.update(fields.get("status") != "ok")
+
+            try:
+                executor.run(jobs, on_result)
+            except KeyboardInterrupt:
+                progress.close()
+                meta["status"] = "interrupted"
+                meta["timings"] = {"wall_s": time.time() - started}
+                _write_json(out_dir / "run.json", meta)
+                print(
+                    "\ninterrupted: every finished point is stored; run the same command again "
+                    "to compute only what is missing",
+                    file=stream,
+                )
+                raise
+            progress.close()
+            meta["worker_restarts"] = getattr(executor, "restarts", 0)
+        compute_s = time.time() - compute_start
+        final = store.get_points(wanted, wanted)
+
+    results = _results_table(planned, final, transient, all_metrics, metric_keys, stored)
+    failed = int((results["status"] != "ok").sum())
+    files = _write_outputs(out_dir, results, all_metrics, clips, codecs, options, meta, stream)
+    meta.update(
+        status="complete",
+        points=len(planned),
+        computed=computed,
+        cached=len(planned) - computed,
+        failed=failed,
+        timings={
+            "wall_s": round(time.time() - started, 3),
+            "compute_wall_s": round(compute_s, 3),
+            **{k: round(v, 3) for k, v in timings.items()},
+        },
+        files={k: str(v.relative_to(out_dir)) for k, v in files.items()},
+    )
+    _write_json(out_dir / "run.json", meta)
+    files["run.json"] = out_dir / "run.json"
+    if options.report:
+        _update_index(options.reports_root, out_dir)
+    exit_status = 1 if options.strict and failed else 0
+    return RunOutcome(out_dir, results, len(planned), computed, len(planned) - computed, failed,
+                      exit_status, files)  # fmt: skip
+
+
+def _jobs(
+    planned: Sequence[_Planned],
+    stored: Mapping[str, Any],
+    metric_keys: Mapping[str, str],
+    fresh: bool,
+) -> tuple[list[Job], int]:
+    """Jobs for the missing work, one per clip; also the number of points needing any work."""
+    by_clip: dict[Any, list[Point]] = {}
+    todo = 0
+    for item in planned:
+        have = stored.get(item.key)
+        names = [(m.name, metric_keys[m.name]) for m in item.metrics]
+        if have is not None and not fresh:
+            if have.fields.get("status") != "ok":
+                continue  # a stored deterministic failure: nothing to add
+            names = [(n, k) for n, k in names if k not in have.scores]
+            if not names:
+                continue
+        todo += 1
+        by_clip.setdefault(item.clip, []).append(
+            Point(item.key, item.codec.name, item.kbps, tuple(names))
+        )
+    jobs = [Job(i, clip, tuple(points)) for i, (clip, points) in enumerate(by_clip.items())]
+    return jobs, todo
+
+
+def _results_table(
+    planned: Sequence[_Planned],
+    final: Mapping[str, Any],
+    transient: Mapping[str, Mapping[str, Any]],
+    metrics: Mapping[str, Any],
+    metric_keys: Mapping[str, str],
+    before: Mapping[str, Any],
+) -> Any:
+    """One row per planned point, from the store (plus this run's transient failures)."""
+    import pandas as pd
+
+    rows = []
+    for item in planned:
+        clip, codec = item.clip, item.codec
+        row: dict[str, Any] = {
+            "dataset": clip.dataset,
+            "clip_id": clip.clip_id,
+            "domain": clip.domain,
+            "synthetic": bool(clip.synthetic),
+            "protocol": clip.protocol,
+            "codec": codec.name,
+            "neural": bool(getattr(codec, "neural", False)),
+            "backend": codec.backend,
+            "target_kbps": math.nan if item.kbps is None else float(item.kbps),
+        }
+        stored = final.get(item.key)
+        if stored is not None:
+            fields, scores = dict(stored.fields), stored.scores
+        elif item.key in transient:
+            fields, scores = dict(transient[item.key]), {}
+        else:  # not computed: only possible if the executor lost it, which is a bug
+            fields = {"status": "error", "error": "no result (internal)", "error_kind": "internal"}
+            scores = {}
+        fields.pop("params", None)
+        row.update({k: fields.get(k) for k in BASE_COLUMNS if k not in row})
+        row["error"] = fields.get("error") or ""
+        row["error_kind"] = fields.get("error_kind") or ""
+        previous = before.get(item.key)
+        row["cached"] = previous is not None and previous.fields.get("status") == fields.get(
+            "status"
+        )
+        wanted = {m.name for m in item.metrics}
+        for name in metrics:
+            value, reason = math.nan, ""
+            if row["status"] == "ok":
+                if name not in wanted:
+                    reason = "not_applicable"
+                elif metric_keys[name] in scores:
+                    value, reason, _ = scores[metric_keys[name]]
+                else:
+                    reason = "error"
+            row[name] = value
+            row[f"{name}_reason"] = reason
+        rows.append(row)
+    columns = list(BASE_COLUMNS)
+    for name in metrics:
+        columns += [name, f"{name}_reason"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# -- outputs ------------------------------------------------------------------------------------
+def _metric_infos(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    from bench.report import MetricInfo
+
+    return {
+        name: MetricInfo(name, bool(m.higher_is_better), m.unit, m.domain)
+        for name, m in metrics.items()
+    }
+
+
+def _write_outputs(
+    out_dir: Path,
+    results: Any,
+    metrics: Mapping[str, Any],
+    clips: Sequence[Any],
+    codecs: Sequence[Codec],
+    options: RunOptions,
+    meta: dict[str, Any],
+    stream: TextIO,
+) -> dict[str, Path]:
+    from bench.report import select_examples, summarize, write_csv, write_report
+
+    infos = _metric_infos(metrics)
+    files = {"results.csv": out_dir / "results.csv", "summary.csv": out_dir / "summary.csv"}
+    write_csv(files["results.csv"], results)
+    summary = summarize(results, infos)
+    write_csv(files["summary.csv"], summary)
+    if options.report:
+        requests = select_examples(results, per_dataset=options.examples)
+        rendered = render_examples(out_dir, requests, clips, {c.name: c for c in codecs})
+        files["index.html"] = write_report(out_dir, results, summary, infos, meta, rendered)
+    return files
+
+
+def render_examples(
+    out_dir: Path, requests: Sequence[Any], clips: Sequence[Any], codecs: Mapping[str, Codec]
+) -> list[Any]:
+    """Decode the requested example points again and write them (16-bit WAV) for the page."""
+    from bench.audio import save_audio
+    from bench.report import RenderedExample, example_path
+
+    by_id = {(clip.dataset, clip.clip_id): clip for clip in clips}
+    rendered = []
+    for request in requests:
+        clip = by_id.get((request.dataset, request.clip_id))
+        if clip is None:
+            continue
+        try:
+            audio = clip.load()
+        except BenchError:
+            continue
+        original = example_path(out_dir, request.dataset, request.clip_id, None, None)
+        save_audio(original, audio, subtype="PCM_16")
+        decoded: dict[Any, Path] = {}
+        errors: dict[Any, str] = {}
+        for point in request.points:
+            kbps = None if _is_nan(point.target_kbps) else float(point.target_kbps)
+            codec = codecs.get(point.codec)
+            if codec is None:
+                continue
+            try:
+                _, out = codec.roundtrip(audio, kbps)
+            except BenchError as exc:
+                errors[point] = str(exc)
+                continue
+            path = example_path(out_dir, request.dataset, request.clip_id, point.codec, kbps)
+            decoded[point] = save_audio(path, out, subtype="PCM_16")
+        rendered.append(RenderedExample(request, original, decoded, errors))
+    return rendered
+
+
+def _is_nan(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _update_index(reports_root: Path, out_dir: Path) -> None:
+    from bench.report import update_index
+
+    # The index lists the run folders beside this one.
+    update_index(out_dir.parent if out_dir.parent != Path("") else reports_root)
+
+
+def _default_out(reports_root: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = reports_root / stamp
+    suffix = 1
+    while out.exists():
+        suffix += 1
+        out = reports_root / f"{stamp}-{suffix}"
+    return out
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _git_commit() -> dict[str, Any]:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head, "dirty": bool(dirty)}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape the results."""
+    from importlib import metadata
+
+    names = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "visqol-python",
+             "torch", "constriction", "pandas", "matplotlib", "numba")  # fmt: skip
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _run_meta(
+    options: RunOptions,
+    clips: Sequence[Any],
+    codecs: Sequence[Codec],
+    versions: Mapping[str, str],
+    ladders: Mapping[str, list[float | None]],
+    metrics: Mapping[str, Any],
+    out_dir: Path,
+    cache_path: Path,
+) -> dict[str, Any]:
+    from bench.audio import resampler_description
+
+    datasets: dict[str, dict[str, Any]] = {}
+    for clip in clips:
+        entry = datasets.setdefault(
+            clip.dataset,
+            {"kind": clip.kind, "clips": 0, "synthetic": bool(clip.synthetic),
+             "protocol": clip.protocol, "max_seconds": clip.max_seconds,
+             "domain": clip.domain, "path": str(clip.path.parent) if clip.path else None},
+        )  # fmt: skip
+        entry["clips"] += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "suite_version": __version__,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": list(options.command) or sys.argv,
+        "out_dir": str(out_dir),
+        "cache": str(cache_path),
+        "executor": options.executor,
+        "jobs": options.jobs or _default_jobs(),
+        "datasets": datasets,
+        "codecs": {
+            c.name: {
+                "version": versions[c.name],
+                "backend": c.backend,
+                "neural": bool(getattr(c, "neural", False)),
+                "ladder": ladders[c.name],
+            }
+            for c in codecs
+        },
+        "metrics": {
+            name: {"version": m.version(), "rate": m.rate, "domain": m.domain, "unit": m.unit}
+            for name, m in metrics.items()
+        },
+        "resampler": resampler_description(),
+        "libraries": library_versions(),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            "hostname": platform.node(),
+        },
+        "git": _git_commit(),
+    }
+
+
+class _Progress:
+    """tqdm on a terminal; on a log, a plain line every 30 s. Counts failures as it goes."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.done, self.failed = total, 0, 0
+        self.stream = stream
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        if getattr(stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="pt", file=stream, dynamic_ncols=True,
+                            desc="points", smoothing=0.1)  # fmt: skip
+
+    def update(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += int(failed)
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.failed:
+                self.bar.set_postfix(failed=self.failed, refresh=False)
+            return
+        now = time.monotonic()
+        if now - self.last >= 30 or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.started, 1e-9)
+            left = (self.total - self.done) / rate if rate > 0 else math.inf
+            print(
+                f"  {self.done}/{self.total} points ({self.failed} failed), "
+                f"{rate:.2f} pt/s, {left:.0f} s left",
+                file=self.stream,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
