@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from typing import Any
@@ -24,18 +23,21 @@ def collect() -> dict[str, Any]:
         "codecs": [codec.info() for codec in all_codecs().values()],
         "codec_load_errors": plugin_errors(),
     }
-    # Datasets and metrics live in their own packages; list them when this build has them.
-    for key, module_name, func in (
-        ("datasets", "bench.datasets", "describe_datasets"),
-        ("metrics", "bench.metrics", "describe_metrics"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        describe = getattr(module, func, None)
-        if describe is not None:
-            listing[key] = describe()
+    from bench.datasets import describe_kinds
+    from bench.metrics import all_metrics
+
+    listing["datasets"] = [{"name": n, "description": d} for n, d in describe_kinds()]
+    listing["metrics"] = [
+        {
+            "name": m.name,
+            "unit": m.unit or "-",
+            "rate": m.rate or "input's",
+            "domain": m.domain,
+            "better": "higher" if m.higher_is_better else "lower",
+            "description": m.description,
+        }
+        for m in all_metrics().values()
+    ]
     return listing
 
 
@@ -58,13 +60,18 @@ def print_listing(listing: dict[str, Any], out=sys.stdout) -> None:  # type: ign
         print(f"     {info['description']}; accepts {info['bitrates']}", file=out)
     for path, error in listing.get("codec_load_errors", {}).items():
         print(f"   (failed to load {path}: {error})", file=out)
-    for key in ("datasets", "metrics"):
-        if key in listing:
-            print(f"\n{key.capitalize()}:", file=out)
-            for entry in listing[key]:
-                name = entry.get("name", "?")
-                rest = "; ".join(f"{k}={v}" for k, v in entry.items() if k != "name")
-                print(f"   {name:<14} {rest}", file=out)
+    print("\nDatasets (--datasets KIND[=PATH]):", file=out)
+    for entry in listing["datasets"]:
+        print(f"   {entry['name']:<14} {entry['description']}", file=out)
+    print("\nMetrics (default: every metric that applies to the dataset's content):", file=out)
+    for m in listing["metrics"]:
+        print(
+            f"   {m['name']:<14} {m['domain']:<7} {m['better']:>6} is better, "
+            f"unit {m['unit']}, at {m['rate']} Hz",
+            file=out,
+        )
+        if m["description"]:
+            print(f"     {m['description']}", file=out)
 
 
 def main(args: argparse.Namespace) -> int:
