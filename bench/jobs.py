@@ -77,14 +77,11 @@ def setup_worker(setup: WorkerSetup) -> None:
     global _setup_done
     if _setup_done == setup:
         return
+    # Normally already in the environment the worker was started with (see executors); set
+    # again for executors that cannot do that (Dask workers started elsewhere). torch reads
+    # OMP_NUM_THREADS when it is imported, so it is not imported here (1.8 s) just to set it.
     for name, value in (*WORKER_ENV, *setup.env):
-        os.environ[name] = value
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+        os.environ.setdefault(name, value)
     from bench.codecs import load_plugins
 
     load_plugins([Path(d) for d in setup.plugin_dirs] or None)
