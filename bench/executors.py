@@ -35,6 +35,7 @@ from bench.jobs import (
 )
 
 OnResult = Callable[[Job, int, dict[str, Any], dict[str, Any]], None]
+OnClip = Callable[[Job, dict[str, float]], None]
 
 #: A job whose setup (loading, reference preparation) kills its worker is tried this often.
 SETUP_ATTEMPTS = 2
@@ -114,8 +115,10 @@ class LocalExecutor:
         child.close()
         return _Worker(process, parent)
 
-    def run(self, jobs: list[Job], on_result: OnResult) -> None:
-        """Run ``jobs``; return when every point has a result."""
+    def run(self, jobs: list[Job], on_result: OnResult, on_clip: OnClip | None = None) -> None:
+        """Run ``jobs``; return when every point has a result. ``on_clip`` receives each clip's
+        preparation timings."""
+        self._on_clip = on_clip
         queue: deque[Job] = deque(jobs)
         attempts: dict[int, int] = {}
         startup_failures = 0
@@ -175,6 +178,9 @@ class LocalExecutor:
         if kind == "ready":
             worker.ready = True
             worker.since = time.monotonic()
+        elif kind == "clip":
+            if self._on_clip is not None and worker.job is not None:
+                self._on_clip(worker.job, event[2])
         elif kind == "start":
             worker.index, worker.since = event[2], time.monotonic()
         elif kind == "result":
@@ -259,7 +265,7 @@ class DaskExecutor:
         self.scheduler = scheduler
         self.restarts = 0
 
-    def run(self, jobs: list[Job], on_result: OnResult) -> None:
+    def run(self, jobs: list[Job], on_result: OnResult, on_clip: OnClip | None = None) -> None:
         """Submit every job; record results as futures complete."""
         try:
             from distributed import Client, LocalCluster, as_completed
@@ -293,8 +299,13 @@ class DaskExecutor:
                     for index in range(len(job.points)):
                         on_result(job, index, error_fields(message, "crash"), {})
                     continue
-                for _, _, index, fields, scores in events:
-                    on_result(job, index, fields, scores)
+                for event in events:
+                    if event[0] == "clip":
+                        if on_clip is not None:
+                            on_clip(job, event[2])
+                    else:
+                        _, _, index, fields, scores = event
+                        on_result(job, index, fields, scores)
         finally:
             client.close()
             if cluster is not None:

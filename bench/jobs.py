@@ -4,6 +4,7 @@ A :class:`Job` is one clip and the points (codec, bitrate, metrics) still missin
 worker loads the clip once, prepares every metric's reference side once, then encodes, decodes,
 checks and scores each point, reporting events as it goes::
 
+    ("clip", job_id, timings)                 # clip loaded and references prepared (CPU seconds)
     ("start", job_id, index)                  # point `index` begins (for timeouts and crashes)
     ("result", job_id, index, fields, scores) # point finished (ok or error)
 
@@ -108,17 +109,23 @@ def run_job(job: Job, emit: Emit) -> None:
     """Do one job, emitting a ``result`` for every point (see the module docstring)."""
     from bench.metrics import get_metric, prepare_reference
 
+    start = time.process_time()
     try:
         audio = job.clip.load()
     except Exception as exc:  # every point of an unreadable clip fails the same way
         message, kind = _describe(exc)
+        emit(("clip", job.job_id, {"load_cpu_s": time.process_time() - start}))
         for index in range(len(job.points)):
             emit(("result", job.job_id, index, error_fields(message, kind), {}))
         return
+    loaded = time.process_time()
     names = sorted({name for point in job.points for name, _ in point.metrics})
     prepared = None
     if names:
-        prepared = prepare_reference([get_metric(n) for n in names], audio)
+        domain = getattr(job.clip, "domain", None)
+        prepared = prepare_reference([get_metric(n) for n in names], audio, domain)
+    timings = {"load_cpu_s": loaded - start, "prepare_cpu_s": time.process_time() - loaded}
+    emit(("clip", job.job_id, timings))
     for index, point in enumerate(job.points):
         emit(("start", job.job_id, index))
         fields, scores = run_point(audio, prepared, point)
@@ -131,6 +138,7 @@ def run_point(audio: Any, prepared: Any, point: Point) -> tuple[dict[str, Any], 
     from bench.codecs import get_codec
     from bench.metrics import score_degraded
 
+    cpu_start = time.process_time()
     try:
         codec = get_codec(point.codec)
         codec.check_input(audio, point.kbps)
@@ -171,7 +179,9 @@ def run_point(audio: Any, prepared: Any, point: Point) -> tuple[dict[str, Any], 
         "decode_s": end - middle,
         "params": dict(encoded.params),
     }
+    codec_cpu = time.process_time() - cpu_start
     scores: dict[str, Score] = {}
+    metrics_start = time.perf_counter()
     if point.metrics and prepared is not None:
         wanted = dict(point.metrics)
         results = score_degraded(prepared, decoded)
@@ -184,6 +194,9 @@ def run_point(audio: Any, prepared: Any, point: Point) -> tuple[dict[str, Any], 
                     result.detail or "",
                     seconds,
                 )
+    fields["metrics_s"] = time.perf_counter() - metrics_start
+    fields["codec_cpu_s"] = codec_cpu
+    fields["metrics_cpu_s"] = time.process_time() - cpu_start - codec_cpu
     return fields, scores
 
 
@@ -192,4 +205,4 @@ def run_job_collect(job: Job, setup: WorkerSetup) -> list[Event]:
     setup_worker(setup)
     events: list[Event] = []
     run_job(job, events.append)
-    return [event for event in events if event[0] == "result"]
+    return [event for event in events if event[0] in ("result", "clip")]

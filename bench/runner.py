@@ -36,12 +36,14 @@ from bench.store import ResultStore, stable_hash
 SCHEMA_VERSION = 1
 #: Version of what the runner does to a point (alignment check, accounting); part of every key.
 POINT_VERSION = "1"
+#: Worker stages whose CPU time run.json reports (sum = the work itself, without overheads).
+STAGES = ("load_cpu_s", "prepare_cpu_s", "codec_cpu_s", "metrics_cpu_s")
 #: Columns of results.csv before the metric columns, in order.
 BASE_COLUMNS = (
     "dataset", "clip_id", "domain", "synthetic", "protocol", "codec", "neural", "backend",
     "target_kbps", "actual_kbps", "bytes", "header_bytes", "container_bytes", "total_bytes",
     "duration_s", "sample_rate", "channels", "native_rate", "lag_samples", "lag_method",
-    "status", "error", "error_kind", "encode_s", "decode_s", "cached",
+    "status", "error", "error_kind", "encode_s", "decode_s", "metrics_s", "cached",
 )  # fmt: skip
 
 
@@ -243,14 +245,16 @@ def run_benchmark(
                     transient[point.key] = fields
                 else:
                     transient.pop(point.key, None)
-                timings["encode_s"] += fields.get("encode_s") or 0.0
-                timings["decode_s"] += fields.get("decode_s") or 0.0
-                for value in scores.values():
-                    timings["metrics_s"] += value[3] or 0.0
+                for name in ("encode_s", "decode_s", "metrics_s", "codec_cpu_s", "metrics_cpu_s"):
+                    timings[name] += fields.get(name) or 0.0
                 progress.update(fields.get("status") != "ok")
 
+            def on_clip(job: Job, clip_timings: dict[str, float]) -> None:
+                for name, value in clip_timings.items():
+                    timings[name] += value
+
             try:
-                executor.run(jobs, on_result)
+                executor.run(jobs, on_result, on_clip)
             except KeyboardInterrupt:
                 progress.close()
                 meta["status"] = "interrupted"
@@ -279,7 +283,9 @@ def run_benchmark(
         timings={
             "wall_s": round(time.time() - started, 3),
             "compute_wall_s": round(compute_s, 3),
-            **{k: round(v, 3) for k, v in timings.items()},
+            # CPU seconds the workers spent in each stage (sum over workers).
+            "stage_cpu_s": round(sum(timings[k] for k in STAGES), 3),
+            **{k: round(v, 3) for k, v in sorted(timings.items())},
         },
         files={k: str(v.relative_to(out_dir)) for k, v in files.items()},
     )

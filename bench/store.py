@@ -38,7 +38,7 @@ TRANSIENT_ERRORS = frozenset({"timeout", "crash", "internal"})
 POINT_FIELDS = (
     "status", "error", "error_kind", "actual_kbps", "bytes", "header_bytes", "container_bytes",
     "total_bytes", "duration_s", "sample_rate", "channels", "lag_samples", "lag_method",
-    "native_rate", "encode_s", "decode_s", "params",
+    "native_rate", "encode_s", "decode_s", "metrics_s", "params",
 )  # fmt: skip
 
 _SCHEMA = """
@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS points (
     actual_kbps REAL, bytes INTEGER, header_bytes INTEGER, container_bytes INTEGER,
     total_bytes INTEGER, duration_s REAL, sample_rate INTEGER, channels INTEGER,
     lag_samples INTEGER, lag_method TEXT, native_rate INTEGER,
-    encode_s REAL, decode_s REAL, params TEXT,
+    encode_s REAL, decode_s REAL, metrics_s REAL, params TEXT,
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS scores (
