@@ -23,7 +23,8 @@ Output (keys in metric order):
               "inf"/"-inf" (strings) where the exact value is infinite, e.g. the SNR of
               identical signals
   "reasons":  {"<metric>": "<reason>"} for every null value
-              (too_short, silent, no_utterance, non_finite, length_mismatch, error)
+              (too_short, silent, no_utterance, length_mismatch, error; a file with
+              NaN/inf samples is refused instead, see the exit status)
   "_meta":    {"reference": {...}, "degraded": {...}, "resampler": "soxr ... HQ",
                "domain": ..., "metrics": {"<metric>": {"rate", "channels", "unit",
                "higher_is_better", "domain", "applicable", "version", "detail"}}}

@@ -243,3 +243,18 @@ def test_threads_share_visqol_safely(short_speech, with_noise) -> None:
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(lambda d: metric.score_prepared(state, d).value, degraded))
     assert threaded == serial
+
+
+def test_unverified_visqol_version_falls_back_to_the_direct_pipeline(
+    monkeypatch: pytest.MonkeyPatch, short_speech: Audio, with_noise
+) -> None:
+    monkeypatch.setattr(vs, "VERIFIED_VERSIONS", ("0.0.0",))
+    metric = get_metric("visqol_speech")
+    assert metric.version().endswith("; direct")
+    state = metric.prepare(short_speech)
+    assert not state.data.split and state.data.spectrogram is None
+    noisy = with_noise(short_speech, 40.0)
+    direct = vs.measure_direct(
+        "speech", short_speech.samples[0].astype(np.float64), noisy.samples[0].astype(np.float64)
+    )
+    assert metric.score_prepared(state, noisy).value == direct.moslqo
