@@ -241,8 +241,10 @@ def main() -> int:
         wall2, rss2, _ = run_timed(bench_args(datasets, limit, work / "j2", work / "j2.sqlite",
                                               "--jobs", "2", "--no-report"))  # fmt: skip
         meta2 = json.loads((work / "j2" / "run.json").read_text())
-        results["pipeline_jobs2"] = {"wall_s": wall2, "peak_rss_bytes": rss2,
-                                     "points": meta2["points"], "timings": meta2["timings"]}  # fmt: skip
+        results["pipeline_jobs2"] = {
+            "wall_s": wall2, "peak_rss_bytes": rss2, "points": meta2["points"],
+            "timings": meta2["timings"],
+        }  # fmt: skip
         stage = meta2["timings"]["stage_cpu_s"]
         results["overhead"] = {"wall_s": wall2, "stage_cpu_s": stage, "cores": 2,
                                "ratio": wall2 / (stage / 2)}  # fmt: skip
@@ -273,9 +275,10 @@ def main() -> int:
         if "naive" not in skip:
             print("6. naive baseline (one process, ffmpeg binary, no numba, no reuse) ...",
                   flush=True)  # fmt: skip
-            walln, _, out = run_timed([sys.executable, str(Path(__file__).resolve()),
-                                       "--naive-worker", datasets, str(limit)],
-                                      env={"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})  # fmt: skip
+            naive = [sys.executable, str(Path(__file__).resolve()), "--naive-worker", datasets,
+                     str(limit)]  # fmt: skip
+            one_thread = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+            walln, _, out = run_timed(naive, env=one_thread)
             naive_points = json.loads(out.strip().splitlines()[-1])["points"]
             assert naive_points == meta2["points"], (naive_points, meta2["points"])
             results["naive"] = {"wall_s": walln, "pipeline_wall_s": wall2,
@@ -333,8 +336,8 @@ def memory_scaling(work: Path, small: int, large: int) -> dict[str, Any]:
 
 def external_json(script: str, path: Path, *extra: str) -> dict[str, Any]:
     """Run another benchmark script that writes JSON (``--json PATH``) and return its result."""
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--json",
-                           str(path), *extra], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    command = [sys.executable, str(ROOT / "benchmarks" / script), "--json", str(path), *extra]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0 or not path.exists():
         return {"failed": (proc.stdout + proc.stderr)[-2000:]}
     return json.loads(path.read_text())
