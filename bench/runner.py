@@ -273,7 +273,6 @@ def run_benchmark(
 
     results = _results_table(planned, final, transient, all_metrics, metric_keys, stored)
     failed = int((results["status"] != "ok").sum())
-    files = _write_outputs(out_dir, results, all_metrics, clips, codecs, options, meta, stream)
     meta.update(
         status="complete",
         points=len(planned),
@@ -287,8 +286,10 @@ def run_benchmark(
             "stage_cpu_s": round(sum(timings[k] for k in STAGES), 3),
             **{k: round(v, 3) for k, v in sorted(timings.items())},
         },
-        files={k: str(v.relative_to(out_dir)) for k, v in files.items()},
     )
+    files = _write_outputs(out_dir, results, all_metrics, clips, codecs, options, meta, stream)
+    meta["timings"]["wall_s"] = round(time.time() - started, 3)  # the report included
+    meta["files"] = {k: str(v.relative_to(out_dir)) for k, v in files.items()}
     _write_json(out_dir / "run.json", meta)
     files["run.json"] = out_dir / "run.json"
     if options.report:

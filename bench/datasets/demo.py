@@ -332,9 +332,11 @@ class Demo(DatasetKind):
         raise BenchError("demo is built in and takes no path; use --datasets demo")
 
     def list_clips(self, spec: DatasetSpec, filters: Mapping[str, Any]) -> list[Clip]:
+        # One dataset name per content domain ("demo-speech", "demo-audio"): reports decide
+        # which metrics apply per dataset, and PESQ/STOI must not be hidden from the speech half.
         return [
             Clip(
-                dataset=spec.name,
+                dataset=f"{spec.name}-{recipe.domain}",
                 clip_id=recipe.clip_id,
                 domain=recipe.domain,
                 path=None,

@@ -26,7 +26,7 @@ def test_small_labelled_and_mixed(clips, audio) -> None:
     for clip_id, clip in clips.items():
         assert clip.synthetic and clip.meta["synthetic"] is True
         assert clip_id.startswith("synthetic-")
-        assert clip.path is None and clip.dataset == "demo"
+        assert clip.path is None and clip.dataset == f"demo-{clip.domain}"
         assert 2.0 <= audio[clip_id].duration <= 4.0
         assert audio[clip_id].channels == 1
         assert 0.1 < audio[clip_id].peak < 1.0
