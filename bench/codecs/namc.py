@@ -24,6 +24,8 @@ from bench.namc.config import PRESETS, SAMPLE_RATE
 ADAPTER_VERSION = 1
 
 _LADDER = tuple(sorted(cfg.nominal_kbps for cfg in PRESETS.values()))
+_SIZES = sorted(cfg.parameter_count()["total"] for cfg in PRESETS.values())
+_WEIGHTS = f"{_SIZES[0] / 1000:.1f}k-{_SIZES[-1] / 1000:.1f}k weights"
 
 
 class _NamcCodec(Codec):
@@ -137,7 +139,8 @@ class _NamcCodec(Codec):
             params={
                 "operating_point": cfg.name,
                 "mode": bitstream.MODES[self.mode],
-                "frames": int(analysis.indices.shape[0]),
+                "frames": -(-samples // cfg.frame),
+                "coded_frames": int(analysis.indices.shape[0]),
                 "codebooks": cfg.codebooks,
                 "codebook_size": cfg.codebook_size,
                 "frame_samples": cfg.frame,
@@ -167,7 +170,7 @@ class NamcRangeCodec(_NamcCodec):
 
     name: ClassVar[str] = "namc"
     description: ClassVar[str] = (
-        "NAMC neural codec (4.9k-19.6k weights, numpy), indices range-coded with a learned prior"
+        f"NAMC neural codec ({_WEIGHTS}, numpy), indices range-coded with a learned prior"
     )
     mode: ClassVar[int] = 1
     #: Variable rate: the range coder spends what the prior says, so the rate is reported only.
@@ -180,7 +183,7 @@ class NamcPackedCodec(_NamcCodec):
 
     name: ClassVar[str] = "namc-packed"
     description: ClassVar[str] = (
-        "NAMC neural codec (4.9k-19.6k weights, numpy), indices bit-packed at log2(K) bits"
+        f"NAMC neural codec ({_WEIGHTS}, numpy), indices bit-packed at log2(K) bits"
     )
     mode: ClassVar[int] = 0
     #: Constant index rate plus a fixed 23-byte header/checksum and 160 b/s of min/max side

@@ -60,7 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the config's steps")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
-        "--threads", type=int, default=2, help="torch CPU threads (default: 2; part of the result)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default: 1; part of the result: another count may change the "
+        "weights' last bits; more threads help little for a model this small and hurt badly on "
+        "a busy machine)",
     )
     parser.add_argument("--out", required=True, metavar="FILE", help="weights file (FILE.npz)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or step log")

@@ -11,13 +11,15 @@ Layout (all integers little-endian)::
     11      4     sample rate of the input, Hz
     15      4     length of the input, samples (at that rate)
     19      2B    side information: per normalisation block, min code then max code (1 byte each)
-    19+2B   ...   indices: packed (frames x codebooks x ceil(log2 K) bits, frame-major, MSB
-                  first, zero-padded to a byte) or range-coded (codebook-major, 32-bit words)
+    19+2B   ...   indices of the frames of non-constant blocks: packed (frames x codebooks x
+                  ceil(log2 K) bits, frame-major, MSB first, zero-padded to a byte) or
+                  range-coded (codebook-major, 32-bit words)
     end-4   4     CRC-32 of everything before it
 
-``B`` (blocks) and the number of frames follow from the length, the rate and the operating
-point, so they are not sent. The decoder checks, in order: size, magic, version, checksum,
-mode, operating point and weights, rate, length against the data size; any failure is a
+``B`` (blocks) follows from the length, the rate and the operating point, and the number of
+coded frames from that and the side information, so neither is sent. The decoder checks, in
+order: size, magic, version, checksum, mode, operating point and weights, rate, length against
+the data size; any failure is a
 :class:`~bench.errors.BitstreamError` naming what is wrong, raised before anything is allocated
 from a header field.
 """
@@ -36,7 +38,7 @@ from bench.namc import bitpack, entropy
 from bench.namc.config import SAMPLE_RATE
 from bench.namc.model import NamcModel
 from bench.namc.norm import GRID_CODES
-from bench.namc.transform import Analysis, layout
+from bench.namc.transform import Analysis, coded_frames, layout
 
 MAGIC = b"NAMC"
 #: Bump whenever the layout or the meaning of any field changes.
@@ -165,6 +167,7 @@ def read(data: bytes, models: Callable[[int], NamcModel]) -> tuple[Header, NamcM
     ):
         raise BitstreamError("NAMC bitstream: invalid min/max side information")
     payload = body[2 * blocks :]
+    frames = int(coded_frames(lo_codes, hi_codes, frames, cfg.norm_block // cfg.frame).sum())
     if header.mode == MODE_PACKED:
         count = frames * cfg.codebooks
         need = bitpack.packed_size(count, cfg.index_bits)

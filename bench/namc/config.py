@@ -42,7 +42,7 @@ class NamcConfig:
     norm_block: int = 4410
     # training schedule
     steps: int = 2000
-    batch: int = 64
+    batch: int = 32
     lr: float = 3e-3
     time_weight: float = 10.0
     spectral_weight: float = 1.0
@@ -128,30 +128,31 @@ PRESETS: dict[str, NamcConfig] = {
     "note": NamcConfig(
         name="note",
         op_id=1,
-        description="the note's size: 4,943 weights, one 256-entry codebook, 63-sample frames",
+        description="the note's size: 4,943 weights, 63-sample frames, 8 carrier frequencies, "
+        "one 256-entry codebook",
     ),
     "lowrate": NamcConfig(
         name="lowrate",
         op_id=2,
         frame=147,
-        latent=8,
-        channels=33,
-        hidden=21,
-        description="147-sample frames, one codebook: overlaps codec2's 0.7-3.2 kbps",
+        pe_dim=32,
+        description="147-sample frames, 16 carrier frequencies, one codebook (codec2's range)",
     ),
     "rvq2": NamcConfig(
         name="rvq2",
         op_id=3,
+        pe_dim=32,
         latent=12,
         codebooks=2,
-        description="63-sample frames, two residual codebooks",
+        description="63-sample frames, 16 carrier frequencies, two residual codebooks",
     ),
     "rvq4": NamcConfig(
         name="rvq4",
         op_id=4,
+        pe_dim=32,
         latent=16,
         codebooks=4,
-        description="63-sample frames, four residual codebooks",
+        description="63-sample frames, 16 carrier frequencies, four residual codebooks",
     ),
 }
 

@@ -30,6 +30,9 @@ import numpy as np
 
 from bench.namc.config import NamcConfig
 
+#: Frames per block of the numpy inference (keeps the distance matrix in cache).
+_CHUNK = 512
+
 #: Array names and shapes (in terms of the config) of a weight file, in canonical order.
 ARRAY_SHAPES: dict[str, str] = {
     "enc.analysis": "C,P",
@@ -130,6 +133,7 @@ class NamcModel:
                 self._cache[name] = np.ascontiguousarray(a[name].astype(np.float32))
         books = self._cache["rvq.codebooks"]
         self._cache["rvq.norms"] = np.einsum("nkd,nkd->nk", books, books)
+        self._cache["rvq.minus2t"] = np.ascontiguousarray(-2.0 * books.transpose(0, 2, 1))
 
     def parameter_count(self) -> int:
         """Number of weights (prior counts excluded: they are entropy-coder statistics)."""
@@ -138,18 +142,29 @@ class NamcModel:
     def latent(self, frames: np.ndarray) -> np.ndarray:
         """Encoder output ``(n, D)`` of normalised frames ``(n, F)``."""
         c = self._cache
-        u = np.tanh(frames @ c["analysis"] + c["enc.analysis_bias"])
-        h = np.tanh(u @ c["enc.hidden.weight"] + c["enc.hidden.bias"])
-        return h @ c["enc.latent.weight"] + c["enc.latent.bias"]
+        u = frames @ c["analysis"]
+        u += c["enc.analysis_bias"]
+        np.tanh(u, out=u)
+        h = u @ c["enc.hidden.weight"]
+        h += c["enc.hidden.bias"]
+        np.tanh(h, out=h)
+        z = h @ c["enc.latent.weight"]
+        z += c["enc.latent.bias"]
+        return z
 
     def quantise(self, latent: np.ndarray) -> np.ndarray:
         """Residual VQ: indices ``(n, N)`` (int64) of latents ``(n, D)``."""
-        books, norms = self._cache["rvq.codebooks"], self._cache["rvq.norms"]
+        books, scaled, norms = (
+            self._cache["rvq.codebooks"],
+            self._cache["rvq.minus2t"],
+            self._cache["rvq.norms"],
+        )
         residual = np.array(latent, dtype=np.float32)
         out = np.empty((residual.shape[0], books.shape[0]), dtype=np.int64)
         for n in range(books.shape[0]):
-            # ||r - c||^2 without the ||r||^2 term, which does not change the argmin.
-            dist = norms[n][None, :] - 2.0 * (residual @ books[n].T)
+            # ||r - c||^2 - ||r||^2 = ||c||^2 - 2 r.c; the dropped term does not move the argmin.
+            dist = residual @ scaled[n]
+            dist += norms[n]
             idx = np.argmin(dist, axis=1)
             out[:, n] = idx
             residual -= books[n][idx]
@@ -158,7 +173,7 @@ class NamcModel:
     def dequantise(self, indices: np.ndarray) -> np.ndarray:
         """Sum of the chosen codebook entries: ``(n, D)`` from indices ``(n, N)``."""
         books = self._cache["rvq.codebooks"]
-        out = books[0][indices[:, 0]].copy()
+        out = books[0][indices[:, 0]]
         for n in range(1, books.shape[0]):
             out += books[n][indices[:, n]]
         return out
@@ -166,20 +181,35 @@ class NamcModel:
     def synthesise(self, quantised: np.ndarray) -> np.ndarray:
         """Decoder: normalised frames ``(n, F)`` from quantised latents ``(n, D)``."""
         c = self._cache
-        g = np.tanh(quantised @ c["dec.hidden.weight"] + c["dec.hidden.bias"])
-        amp = g @ c["dec.carriers.weight"] + c["dec.carriers.bias"]
-        return amp @ c["synthesis"] + c["dec.synthesis_bias"]
+        g = quantised @ c["dec.hidden.weight"]
+        g += c["dec.hidden.bias"]
+        np.tanh(g, out=g)
+        amp = g @ c["dec.carriers.weight"]
+        amp += c["dec.carriers.bias"]
+        out = amp @ c["synthesis"]
+        out += c["dec.synthesis_bias"]
+        return out
 
     def encode_frames(self, frames: np.ndarray) -> np.ndarray:
         """Indices ``(n, N)`` of normalised frames ``(n, F)``."""
         frames = np.asarray(frames, dtype=np.float32)
         if frames.ndim != 2 or frames.shape[1] != self.config.frame:
             raise ValueError(f"frames must be (n, {self.config.frame}), got {frames.shape}")
-        return self.quantise(self.latent(frames))
+        out = np.empty((frames.shape[0], self.config.codebooks), dtype=np.int64)
+        # Row blocks keep the temporaries in cache; rows are independent, so this changes
+        # nothing but speed.
+        for start in range(0, frames.shape[0], _CHUNK):
+            rows = slice(start, start + _CHUNK)
+            out[rows] = self.quantise(self.latent(frames[rows]))
+        return out
 
     def decode_frames(self, indices: np.ndarray) -> np.ndarray:
         """Normalised frames ``(n, F)`` (float32) from indices ``(n, N)``."""
         indices = np.asarray(indices)
         if indices.ndim != 2 or indices.shape[1] != self.config.codebooks:
             raise ValueError(f"indices must be (n, {self.config.codebooks}), got {indices.shape}")
-        return self.synthesise(self.dequantise(indices)).astype(np.float32, copy=False)
+        out = np.empty((indices.shape[0], self.config.frame), dtype=np.float32)
+        for start in range(0, indices.shape[0], _CHUNK):
+            rows = slice(start, start + _CHUNK)
+            out[rows] = self.synthesise(self.dequantise(indices[rows]))
+        return out

@@ -161,17 +161,23 @@ class NamcNet(nn.Module):
 def multi_resolution_stft_loss(
     reference: torch.Tensor, decoded: torch.Tensor, sizes: tuple[int, ...] = (256, 1024)
 ) -> torch.Tensor:
-    """Mean over FFT sizes of log-magnitude L1 plus spectral convergence; ``(batch, samples)``."""
+    """Mean over FFT sizes of log-magnitude L1 plus spectral convergence; ``(batch, samples)``.
+
+    Hann frames with 50 % overlap (half the cost of the usual 75 %, and still a partition of
+    unity), magnitudes from an explicit ``rfft`` with a small floor inside the square root so
+    the gradient stays finite at zero.
+    """
     total = reference.new_zeros(())
+    sizes = tuple(size for size in sizes if size <= reference.shape[-1])  # short segments
     for size in sizes:
-        window = torch.hann_window(size, device=reference.device)
-        spec = [
-            torch.stft(x, size, size // 4, window=window, return_complex=True).abs()
-            for x in (reference, decoded)
-        ]
-        log_l1 = (torch.log(spec[0] + 1e-5) - torch.log(spec[1] + 1e-5)).abs().mean()
-        convergence = torch.linalg.norm(spec[0] - spec[1]) / torch.linalg.norm(spec[0]).clamp_min(
-            1e-8
-        )
+        window = torch.hann_window(size, periodic=True, device=reference.device)
+
+        def magnitude(x: torch.Tensor, size: int = size, window: torch.Tensor = window):
+            spectrum = torch.fft.rfft(x.unfold(-1, size, size // 2) * window)
+            return (spectrum.real.square() + spectrum.imag.square() + 1e-10).sqrt()
+
+        ref, dec = magnitude(reference), magnitude(decoded)
+        log_l1 = (torch.log(ref + 1e-5) - torch.log(dec + 1e-5)).abs().mean()
+        convergence = torch.linalg.norm(ref - dec) / torch.linalg.norm(ref).clamp_min(1e-8)
         total = total + log_l1 + convergence
-    return total / len(sizes)
+    return total / max(len(sizes), 1)

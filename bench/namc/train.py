@@ -138,7 +138,7 @@ def train(
     val_clips: Sequence[Audio | np.ndarray],
     *,
     seed: int = 0,
-    threads: int = 2,
+    threads: int = 1,
     val_names: Sequence[str] | None = None,
     eval_every: int = 500,
     progress: bool = True,

@@ -2,7 +2,9 @@
 
 Layout: the signal is split into normalisation blocks of ``norm_block`` samples (the last one
 zero-padded, padding excluded from its min/max) and each block into frames of ``frame`` samples.
-Only the ``ceil(n / frame)`` frames that hold real samples are coded.
+Of the ``ceil(n / frame)`` frames that hold real samples, those of *constant* blocks (digital
+silence; the coded min equals the coded max) are not coded at all: the side information already
+says the block is that constant, so their indices would be bits spent on nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ class Analysis:
 
     lo_codes: np.ndarray  #: (blocks,) uint8
     hi_codes: np.ndarray  #: (blocks,) uint8
-    indices: np.ndarray  #: (frames, codebooks) int64
+    indices: np.ndarray  #: (coded frames, codebooks) int64
 
 
 def layout(samples: int, frame: int, norm_block: int) -> tuple[int, int]:
-    """``(blocks, frames)`` coded for a signal of ``samples`` samples at 44.1 kHz."""
+    """``(blocks, frames)`` of a signal of ``samples`` samples at 44.1 kHz."""
     return -(-samples // norm_block), -(-samples // frame)
+
+
+def coded_frames(lo_codes: np.ndarray, hi_codes: np.ndarray, frames: int, per_block: int):
+    """Boolean mask over the ``frames`` frames: True where the frame's block is not constant."""
+    active = np.asarray(hi_codes) > np.asarray(lo_codes)
+    return np.repeat(active, per_block)[:frames]
 
 
 def analyse(model: NamcModel, signal: np.ndarray) -> Analysis:
@@ -48,17 +56,21 @@ def analyse(model: NamcModel, signal: np.ndarray) -> Analysis:
     # may lie outside the block's bounds.
     normed[~valid.reshape(blocks, cfg.norm_block)] = 0.0
     normed = normed.reshape(-1, cfg.frame)[:frames]
-    return Analysis(lo_codes, hi_codes, model.encode_frames(normed))
+    mask = coded_frames(lo_codes, hi_codes, frames, cfg.norm_block // cfg.frame)
+    return Analysis(lo_codes, hi_codes, model.encode_frames(normed[mask]))
 
 
 def synthesise(model: NamcModel, analysis: Analysis, samples: int) -> np.ndarray:
     """Rebuild ``samples`` samples (float32, 44.1 kHz) from what :func:`analyse` produced."""
     cfg = model.config
     blocks, frames = layout(samples, cfg.frame, cfg.norm_block)
-    if analysis.indices.shape != (frames, cfg.codebooks) or analysis.lo_codes.shape != (blocks,):
+    if analysis.lo_codes.shape != (blocks,) or analysis.hi_codes.shape != (blocks,):
+        raise ValueError("analysis does not match the signal length")
+    mask = coded_frames(analysis.lo_codes, analysis.hi_codes, frames, cfg.norm_block // cfg.frame)
+    if analysis.indices.shape != (int(mask.sum()), cfg.codebooks):
         raise ValueError("analysis does not match the signal length")
     normed = np.zeros((blocks * cfg.norm_block // cfg.frame, cfg.frame), dtype=np.float32)
-    normed[:frames] = model.decode_frames(analysis.indices)
+    normed[:frames][mask] = model.decode_frames(analysis.indices)
     centre, half = bounds_from_codes(analysis.lo_codes, analysis.hi_codes)
     out = denormalise(normed.reshape(blocks, cfg.norm_block), centre, half)
     return out.reshape(-1)[:samples]

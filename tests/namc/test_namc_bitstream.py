@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bench.errors import BitstreamError
 from bench.namc import bitstream
 from bench.namc.model import NamcModel
-from bench.namc.transform import analyse, synthesise
+from bench.namc.transform import analyse, coded_frames, synthesise
 
 RATE = 44100
 
@@ -228,5 +228,10 @@ def test_fuzz_forged_headers_with_valid_checksum(
     except BitstreamError:
         return
     # A forged stream that passes must be self-consistent (sizes match the header).
+    cfg = small_model.config
     samples = bitstream.samples_at_model_rate(header.rate, header.length)
-    assert analysis.indices.shape == (-(-samples // small_model.config.frame), 3)
+    mask = coded_frames(
+        analysis.lo_codes, analysis.hi_codes, -(-samples // cfg.frame), cfg.norm_block // cfg.frame
+    )
+    assert analysis.indices.shape == (int(mask.sum()), cfg.codebooks)
+    assert synthesise(small_model, analysis, samples).shape == (samples,)

@@ -54,11 +54,20 @@ def test_roundtrip_real_clips(codec: Codec, kbps: float, which: str, request) ->
     assert params["header_bytes"] + params["checksum_bytes"] + params["side_info_bytes"] + params[
         "index_bytes"
     ] == len(encoded.data)
-    # A coarse codec, but it must reproduce the waveform better than silence would.
-    assert snr_db(clip.samples[0], decoded.samples[0]) > 0.5
-    if codec.name == "namc-packed":
-        assert abs(encoded.actual_kbps - kbps) / kbps <= codec.rate_tolerance
-        assert encoded.actual_kbps > kbps  # side information and header are counted
+    snr = snr_db(clip.samples[0], decoded.samples[0])
+    if which == "esc50_clip":
+        # This clip is in the validation folds: through the bytes, the codec must give exactly
+        # the quality recorded when the weights were trained (same path, no resampling).
+        _, record = next(
+            p for p in shipped_operating_points().values() if p[0].config.nominal_kbps == kbps
+        )
+        recorded = {c["clip"]: c["snr_db"] for c in record["validation"]["per_clip"]}
+        assert snr == pytest.approx(recorded["1-100032-A-0.wav"], abs=1e-3)
+    else:
+        assert snr > 1.0  # a coarse codec, but far from noise on speech
+    if codec.name == "namc-packed" and which == "speech_clip":  # no digital silence in it
+        assert encoded.params["coded_frames"] == encoded.params["frames"]
+        assert kbps < encoded.actual_kbps < 1.25 * kbps  # side information and header count
 
 
 def test_range_coding_spends_fewer_bits_than_packing(esc50_clip: Audio) -> None:
@@ -77,7 +86,7 @@ def test_codes_per_second_from_the_stream(name: str) -> None:
     one_second = Audio(np.random.default_rng(0).uniform(-0.5, 0.5, 44100), 44100)
     encoded = get_codec("namc-packed").encode(one_second, cfg.nominal_kbps)
     frames = -(-44100 // cfg.frame)
-    assert encoded.params["frames"] == frames
+    assert encoded.params["frames"] == encoded.params["coded_frames"] == frames
     assert encoded.params["index_bytes"] == (frames * cfg.codebooks * cfg.index_bits + 7) // 8
 
 
@@ -93,10 +102,23 @@ def test_permuting_blocks_of_the_input_permutes_the_output(esc50_clip: Audio) ->
     np.testing.assert_allclose(b.reshape(6, block), a.reshape(6, block)[perm], atol=1e-6)
 
 
-def test_digital_silence_and_tiny_inputs() -> None:
-    codec = get_codec("namc")
+def test_digital_silence_costs_no_index_bits() -> None:
+    codec = get_codec("namc-packed")
+    block = PRESETS["note"].norm_block
+    x = np.zeros(4 * block, dtype=np.float32)
+    x[block : 2 * block] = np.sin(np.arange(block) * 0.05) * 0.3  # one block of tone
+    encoded, decoded = codec.roundtrip(Audio(x, 44100), 5.6)
+    assert encoded.params["coded_frames"] == block // 63 < encoded.params["frames"]
+    assert len(encoded.data) == bitstream.OVERHEAD_BYTES + 2 * 4 + block // 63
+    assert not np.any(decoded.samples[0, :block]) and not np.any(decoded.samples[0, 2 * block :])
     silence = Audio(np.zeros(5000, dtype=np.float32), 22050)
-    assert not np.any(codec.roundtrip(silence, 5.6)[1].samples)
+    encoded, decoded = get_codec("namc").roundtrip(silence, 5.6)
+    assert not np.any(decoded.samples)
+    assert encoded.params["coded_frames"] == 0
+
+
+def test_tiny_inputs() -> None:
+    codec = get_codec("namc")
     for rate in (8000, 16000, 44100, 48000):
         for frames in (1, 2, 5, 64):
             x = Audio(np.linspace(-0.3, 0.3, frames, dtype=np.float32), rate)
