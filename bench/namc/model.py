@@ -31,7 +31,7 @@ import numpy as np
 from bench.namc.config import NamcConfig
 
 #: Frames per block of the numpy inference (keeps the distance matrix in cache).
-_CHUNK = 512
+_CHUNK = 256
 
 #: Array names and shapes (in terms of the config) of a weight file, in canonical order.
 ARRAY_SHAPES: dict[str, str] = {

@@ -56,14 +56,17 @@ def block_bounds(blocks: np.ndarray, valid: np.ndarray | None = None) -> tuple[n
 
 def normalise(blocks: np.ndarray, centre: np.ndarray, half: np.ndarray) -> np.ndarray:
     """Map each row to [-1, 1] with its coded bounds; a row with zero range becomes zeros."""
-    safe = np.where(half > 0, half, 1.0).astype(np.float32)
-    out = (blocks - centre[:, None]) / safe[:, None]
-    out[half <= 0] = 0.0
-    return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
+    with np.errstate(divide="ignore"):
+        scale = np.where(half > 0, 1.0 / half, 0.0).astype(np.float32)
+    out = np.subtract(blocks, centre[:, None], dtype=np.float32)
+    out *= scale[:, None]
+    return np.clip(out, -1.0, 1.0, out=out)
 
 
 def denormalise(normed: np.ndarray, centre: np.ndarray, half: np.ndarray) -> np.ndarray:
     """Inverse of :func:`normalise`. The decoder's output is clamped to [-1, 1] first: the side
     information says the true signal lies inside the coded bounds, so clamping can only help."""
-    clamped = np.clip(normed, -1.0, 1.0)
-    return (clamped * half[:, None] + centre[:, None]).astype(np.float32, copy=False)
+    out = np.clip(normed, -1.0, 1.0).astype(np.float32, copy=False)
+    out *= half[:, None].astype(np.float32)
+    out += centre[:, None].astype(np.float32)
+    return out

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.namc.config import NamcConfig
 from bench.namc.model import NamcModel
-from bench.namc.norm import block_bounds, bounds_from_codes, denormalise, normalise
+from bench.namc.norm import bounds_from_codes, denormalise, normalise, quantise_bounds
 
 
 @dataclass(frozen=True)
@@ -37,43 +38,91 @@ def coded_frames(lo_codes: np.ndarray, hi_codes: np.ndarray, frames: int, per_bl
     return np.repeat(active, per_block)[:frames]
 
 
+#: Samples per group of blocks processed together: small enough that every temporary stays in
+#: cache and on the heap (large arrays go through mmap and page faults on every call, which
+#: cost more than the network itself).
+_GROUP_SAMPLES = 16384
+
+
+def _group(cfg: NamcConfig) -> int:
+    return max(1, _GROUP_SAMPLES // cfg.norm_block)
+
+
 def analyse(model: NamcModel, signal: np.ndarray) -> Analysis:
     """Normalise ``signal`` (1-D float32 at 44.1 kHz) by blocks and encode its frames."""
     cfg = model.config
     signal = np.asarray(signal, dtype=np.float32)
     if signal.ndim != 1 or signal.size == 0:
         raise ValueError(f"signal must be 1-D and non-empty, got shape {signal.shape}")
-    blocks, frames = layout(signal.size, cfg.frame, cfg.norm_block)
-    padded = np.zeros(blocks * cfg.norm_block, dtype=np.float32)
-    padded[: signal.size] = signal
-    valid = np.zeros(padded.size, dtype=bool)
-    valid[: signal.size] = True
-    rows = padded.reshape(blocks, cfg.norm_block)
-    lo_codes, hi_codes = block_bounds(rows, valid.reshape(blocks, cfg.norm_block))
+    block, per_block = cfg.norm_block, cfg.norm_block // cfg.frame
+    blocks, frames = layout(signal.size, cfg.frame, block)
+    full = signal.size // block
+    lo, hi = np.empty(blocks, np.float32), np.empty(blocks, np.float32)
+    if full:
+        whole = signal[: full * block].reshape(full, block)
+        lo[:full], hi[:full] = whole.min(axis=1), whole.max(axis=1)
+    if blocks > full:  # the last, partial block: its real samples only
+        tail = signal[full * block :]
+        lo[-1], hi[-1] = tail.min(), tail.max()
+    lo_codes, hi_codes = quantise_bounds(lo, hi)
     centre, half = bounds_from_codes(lo_codes, hi_codes)
-    normed = normalise(rows, centre, half)
-    # Padding is neutral in the normalised domain (the block centre), not a zero sample that
-    # may lie outside the block's bounds.
-    normed[~valid.reshape(blocks, cfg.norm_block)] = 0.0
-    normed = normed.reshape(-1, cfg.frame)[:frames]
-    mask = coded_frames(lo_codes, hi_codes, frames, cfg.norm_block // cfg.frame)
-    return Analysis(lo_codes, hi_codes, model.encode_frames(normed[mask]))
+    mask = coded_frames(lo_codes, hi_codes, frames, per_block)
+    indices = np.empty((int(mask.sum()), cfg.codebooks), dtype=np.int64)
+    done = 0
+    step = _group(cfg)
+    for first in range(0, blocks, step):
+        last = min(first + step, blocks)
+        part = signal[first * block : last * block]
+        rows = np.zeros((last - first, block), dtype=np.float32)
+        rows.reshape(-1)[: part.size] = part
+        normed = normalise(rows, centre[first:last], half[first:last]).reshape(-1)
+        # Padding is neutral in the normalised domain (the block centre), not a zero sample
+        # that may lie outside the block's bounds.
+        normed[part.size :] = 0.0
+        span = slice(first * per_block, min(last * per_block, frames))
+        chunk = normed.reshape(-1, cfg.frame)[: span.stop - span.start]
+        keep = mask[span]
+        if not keep.all():
+            chunk = chunk[keep]
+        if chunk.shape[0]:
+            indices[done : done + chunk.shape[0]] = model.encode_frames(chunk)
+            done += chunk.shape[0]
+    return Analysis(lo_codes, hi_codes, indices)
 
 
 def synthesise(model: NamcModel, analysis: Analysis, samples: int) -> np.ndarray:
     """Rebuild ``samples`` samples (float32, 44.1 kHz) from what :func:`analyse` produced."""
     cfg = model.config
-    blocks, frames = layout(samples, cfg.frame, cfg.norm_block)
+    block, per_block = cfg.norm_block, cfg.norm_block // cfg.frame
+    blocks, frames = layout(samples, cfg.frame, block)
     if analysis.lo_codes.shape != (blocks,) or analysis.hi_codes.shape != (blocks,):
         raise ValueError("analysis does not match the signal length")
-    mask = coded_frames(analysis.lo_codes, analysis.hi_codes, frames, cfg.norm_block // cfg.frame)
+    mask = coded_frames(analysis.lo_codes, analysis.hi_codes, frames, per_block)
     if analysis.indices.shape != (int(mask.sum()), cfg.codebooks):
         raise ValueError("analysis does not match the signal length")
-    normed = np.zeros((blocks * cfg.norm_block // cfg.frame, cfg.frame), dtype=np.float32)
-    normed[:frames][mask] = model.decode_frames(analysis.indices)
     centre, half = bounds_from_codes(analysis.lo_codes, analysis.hi_codes)
-    out = denormalise(normed.reshape(blocks, cfg.norm_block), centre, half)
-    return out.reshape(-1)[:samples]
+    out = np.empty(samples, dtype=np.float32)
+    done = 0
+    step = _group(cfg)
+    for first in range(0, blocks, step):
+        last = min(first + step, blocks)
+        normed = np.zeros(((last - first) * per_block, cfg.frame), dtype=np.float32)
+        span = slice(first * per_block, min(last * per_block, frames))
+        keep = mask[span]
+        count = int(keep.sum())
+        if count:
+            decoded = model.decode_frames(analysis.indices[done : done + count])
+            if keep.all():
+                normed[: keep.size] = decoded
+            else:
+                normed[: keep.size][keep] = decoded
+            done += count
+        rows = denormalise(
+            normed.reshape(last - first, block), centre[first:last], half[first:last]
+        )
+        stop = min(last * block, samples)
+        out[first * block : stop] = rows.reshape(-1)[: stop - first * block]
+    return out
 
 
 def roundtrip(model: NamcModel, signal: np.ndarray) -> np.ndarray:

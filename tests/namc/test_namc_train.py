@@ -57,10 +57,25 @@ def test_short_schedule_reproduces_the_shipped_quality(esc50_dir: Path) -> None:
     shipped = shipped_operating_points()["note"][1]["validation"]["snr_db_mean"]
     train_clips, val_clips = esc50_split(esc50_dir)
     config = dataclasses.replace(PRESETS["note"], steps=SHORT_STEPS)
-    result = train(config, train_clips, val_clips, seed=0, threads=2, progress=False)
+    result = train(config, train_clips, val_clips, seed=0, threads=1, progress=False)
     got = result.record["validation"]["snr_db_mean"]
     assert shipped - SHORT_TOLERANCE_DB <= got <= shipped + 0.5, (got, shipped)
     assert result.model.parameter_count() == 4943
+
+
+@pytest.mark.slow
+def test_full_schedule_reproduces_the_shipped_weights(esc50_dir: Path) -> None:
+    """The documented command's schedule, from scratch: same validation SNR within 0.3 dB on
+    any machine, and the very same weights on one like the machine that made them."""
+    from bench.namc.train import train
+
+    model, record = shipped_operating_points()["note"]
+    train_clips, val_clips = esc50_split(esc50_dir)
+    result = train(PRESETS["note"], train_clips, val_clips, seed=0, threads=1, progress=False)
+    got = result.record["validation"]["snr_db_mean"]
+    assert got == pytest.approx(record["validation"]["snr_db_mean"], abs=0.3)
+    if result.model.digest != model.digest:
+        pytest.xfail("same quality, different float rounding than the machine that made them")
 
 
 def test_train_namc_command_writes_weights_and_record(esc50_dir: Path, tmp_path: Path) -> None:
