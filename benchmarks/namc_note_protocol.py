@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import sys
+import warnings
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -54,9 +55,16 @@ def psnr(ref: np.ndarray, deg: np.ndarray, peak: float) -> float:
 
 
 def stoi(ref: np.ndarray, deg: np.ndarray, rate: int) -> float:
+    """STOI, or NaN where pystoi cannot compute it: after removing silent frames fewer than
+    30 remain (384 ms), and pystoi then warns and returns 1e-5, which is not a score."""
     from pystoi import stoi as _stoi
 
-    return float(_stoi(ref.astype(np.float64), deg.astype(np.float64), rate, extended=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(_stoi(ref.astype(np.float64), deg.astype(np.float64), rate, extended=False))
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        return float("nan")
+    return value
 
 
 def code(codec, audio: Audio, kbps: float) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
@@ -111,7 +119,9 @@ def main() -> int:
             }
         )
     keys = [k for k in rows[0] if k != "file"]
-    means = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    # Mean over the utterances where the value exists (STOI is NaN on too-short clips).
+    means = {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
+    missing = {k: int(np.sum(np.isnan([r[k] for r in rows]))) for k in keys}
     print(
         f"NAMC '{codec.name}' at {args.kbps:g} kbps nominal on {len(rows)} LibriSpeech "
         "utterances (mean of per-utterance values)"
@@ -135,6 +145,12 @@ def main() -> int:
         f"{'suite: whole utterance at 16 kHz':34} {means['suite_snr_db']:8.2f} {'':8} "
         f"{means['suite_stoi']:7.4f} {means['kbps_suite']:7.2f}"
     )
+    for key, count in missing.items():
+        if count:
+            print(
+                f"{key}: NaN on {count} of {len(rows)} utterances (pystoi: fewer than 30 "
+                "non-silent frames); mean over the rest"
+            )
     print(
         f"DC offset: mean of the [0,1] signals {means['unit_mean']:.3f}; predicted SNR "
         f"inflation 10*log10(1 + mean^2/var) = {means['dc_inflation_db']:.2f} dB"
@@ -148,6 +164,7 @@ def main() -> int:
         "utterances": len(rows),
         "note_reported": NOTE,
         "mean": means,
+        "nan_count": missing,
         "per_utterance": rows,
         "versions": {
             "python": platform.python_version(),

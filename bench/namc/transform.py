@@ -41,7 +41,7 @@ def coded_frames(lo_codes: np.ndarray, hi_codes: np.ndarray, frames: int, per_bl
 #: Samples per group of blocks processed together: small enough that every temporary stays in
 #: cache and on the heap (large arrays go through mmap and page faults on every call, which
 #: cost more than the network itself).
-_GROUP_SAMPLES = 16384
+_GROUP_SAMPLES = 32768
 
 
 def _group(cfg: NamcConfig) -> int:
