@@ -186,3 +186,25 @@ def test_tampered_weights_are_refused(tmp_path: Path) -> None:
     (tmp_path / "note.json").write_text(json.dumps(record))
     with pytest.raises(BenchError, match="not a namc-weights"):
         load_weights(tmp_path / "note.npz")
+
+
+def test_availability_says_why_weights_cannot_be_used(monkeypatch, small_model) -> None:
+    import bench.namc.weights as weights
+
+    points = dict(shipped_operating_points())
+    codec = get_codec("namc")
+    partial = {k: v for k, v in points.items() if k != "rvq4"}
+    monkeypatch.setattr(weights, "shipped_operating_points", lambda folder=None: partial)
+    ok, reason = codec.availability()
+    assert not ok and "missing" in reason and "rvq4" in reason
+    other = {**points, "note": (small_model, {})}
+    monkeypatch.setattr(weights, "shipped_operating_points", lambda folder=None: other)
+    ok, reason = codec.availability()
+    assert not ok and "other than the preset" in reason
+
+    def broken(folder=None):
+        raise BenchError("note.npz: weights do not match the SHA-256 in note.json")
+
+    monkeypatch.setattr(weights, "shipped_operating_points", broken)
+    ok, reason = codec.availability()
+    assert not ok and "unusable" in reason and "SHA-256" in reason
