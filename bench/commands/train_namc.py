@@ -23,7 +23,7 @@ except the validation folds 1,2,3. With the full ESC-50 use e.g. --folds 1,2,3,4
 
 Deterministic: the same data, config, seed, --threads and machine give the same weights.
 
-Reproduce the shipped operating points (about 2-6 minutes each on 2 cores):
+Reproduce the shipped operating points (30-60 s each on an idle 2-core machine):
   python -m bench train-namc --datasets esc50=../shared/data/esc50-mini \\
       --config note --out bench/namc/weights/note.npz
   (and --config lowrate / rvq2 / rvq4 with the matching --out)
