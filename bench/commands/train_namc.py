@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import shlex
 from pathlib import Path
@@ -36,7 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--datasets",
         required=True,
         metavar="esc50=PATH",
-        help="the ESC-50 folder (holding audio/ and meta/esc50.csv), as esc50=PATH",
+        help="the ESC-50 corpus: esc50=PATH (the folder holding audio/ and meta/esc50.csv, or "
+        "the extracted GitHub archive), or esc50 to look under --data-root",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path("datasets"),
+        metavar="DIR",
+        help="where a bare 'esc50' is looked up (default: %(default)s)",
     )
     parser.add_argument(
         "--folds",
@@ -84,44 +91,22 @@ def parse_folds(text: str | None) -> list[int] | None:
     return folds
 
 
-def parse_esc50_arg(text: str) -> Path:
-    """The ESC-50 path from ``--datasets esc50=PATH`` (other datasets are refused)."""
-    specs = [part.strip() for part in text.split(",") if part.strip()]
-    paths = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not path:
-            raise BenchError(f"--datasets expects NAME=PATH, got {spec!r}")
-        paths[name.strip().lower()] = Path(path).expanduser()
-    if set(paths) != {"esc50"}:
+def esc50_spec(text: str, data_root: Path) -> Any:
+    """The one ESC-50 dataset named by ``--datasets`` (other datasets are refused)."""
+    from bench.datasets import parse_datasets_arg
+
+    specs = parse_datasets_arg(text, data_root)
+    if len(specs) != 1 or specs[0].kind != "esc50":
         raise BenchError(
             f"train-namc trains on ESC-50 only: give --datasets esc50=PATH (got {text!r})"
         )
-    return paths["esc50"]
-
-
-# replaced by bench.datasets at merge
-def read_esc50(root: Path) -> list[dict[str, Any]]:
-    """Rows of ``meta/esc50.csv`` whose file exists under ``audio/``: filename, fold, path."""
-    meta = root / "meta" / "esc50.csv"
-    if not meta.is_file():
-        raise BenchError(f"{root}: not an ESC-50 folder (no meta/esc50.csv)")
-    rows = []
-    with meta.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            path = root / "audio" / row["filename"]
-            if path.is_file():
-                rows.append({"filename": row["filename"], "fold": int(row["fold"]), "path": path})
-    if not rows:
-        raise BenchError(f"{root}: meta/esc50.csv lists no clip present in audio/")
-    return rows
+    return specs[0]
 
 
 def main(args: argparse.Namespace) -> int:
     """Train, evaluate and write the weights."""
     import dataclasses
 
-    from bench.audio import load_audio
     from bench.namc.config import get_config
     from bench.namc.weights import paths_for, save_weights
 
@@ -136,15 +121,20 @@ def main(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, steps=args.steps)
     if args.threads < 1:
         raise BenchError("--threads must be >= 1")
-    root = parse_esc50_arg(args.datasets)
-    rows = read_esc50(root)
-    present = sorted({row["fold"] for row in rows})
+    from bench.datasets import load_clips
+
+    spec = esc50_spec(args.datasets, args.data_root)
+    root = spec.path
+    # File-name order, independent of the loader's listing order: the order clips enter
+    # training is part of the result (the shipped weights were trained in this order).
+    clips = sorted(load_clips(spec), key=lambda clip: str(clip.meta["filename"]))
+    present = sorted({int(clip.meta["fold"]) for clip in clips})
     val_folds = parse_folds(args.val_folds) or []
     train_folds = parse_folds(args.folds) or [f for f in present if f not in val_folds]
     if set(train_folds) & set(val_folds):
         raise BenchError(f"training folds {train_folds} overlap validation folds {val_folds}")
-    train_rows = [r for r in rows if r["fold"] in train_folds]
-    val_rows = [r for r in rows if r["fold"] in val_folds]
+    train_rows = [c for c in clips if int(c.meta["fold"]) in train_folds]
+    val_rows = [c for c in clips if int(c.meta["fold"]) in val_folds]
     if not train_rows or not val_rows:
         raise BenchError(
             f"no clips in training folds {train_folds} or validation folds {val_folds} "
@@ -156,21 +146,21 @@ def main(args: argparse.Namespace) -> int:
         f"{config.nominal_kbps:g} kbps nominal; training on {len(train_rows)} clips "
         f"(folds {train_folds}), validating on {len(val_rows)} (folds {val_folds})"
     )
-    train_audio = [load_audio(r["path"]) for r in train_rows]
-    val_audio = [load_audio(r["path"]) for r in val_rows]
+    train_audio = [clip.load() for clip in train_rows]
+    val_audio = [clip.load() for clip in val_rows]
     result = train(
         config,
         train_audio,
         val_audio,
         seed=args.seed,
         threads=args.threads,
-        val_names=[r["filename"] for r in val_rows],
+        val_names=[str(c.meta["filename"]) for c in val_rows],
         progress=not args.quiet,
         log=say,
     )
     digest = hashlib.sha256()
     for row, audio in zip(train_rows, train_audio, strict=True):
-        digest.update(f"{row['filename']}:{audio.content_hash()};".encode())
+        digest.update(f"{row.meta['filename']}:{audio.content_hash()};".encode())
     npz, meta = paths_for(args.out)
     command = [
         "python -m bench train-namc",
@@ -189,8 +179,8 @@ def main(args: argparse.Namespace) -> int:
         "folder": root.name,
         "train_folds": train_folds,
         "val_folds": val_folds,
-        "train_clips": [r["filename"] for r in train_rows],
-        "val_clips": [r["filename"] for r in val_rows],
+        "train_clips": [str(c.meta["filename"]) for c in train_rows],
+        "val_clips": [str(c.meta["filename"]) for c in val_rows],
         "train_audio_sha256": digest.hexdigest(),
         "split": "held-out ESC-50 folds (ESC-50 keeps clips of one source recording in one fold)",
     }
