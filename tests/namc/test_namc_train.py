@@ -116,8 +116,8 @@ def test_train_namc_command_writes_weights_and_record(esc50_dir: Path, tmp_path:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--datasets", "librispeech=/x"], "ESC-50 only"),
-        (["--datasets", "esc50"], "NAME=PATH"),
+        (["--datasets", "librispeech={libri}"], "ESC-50 only"),
+        (["--datasets", "esc50", "--data-root", "{tmp}"], "download it with"),
         (["--datasets", "esc50={esc}", "--folds", "1,4"], "overlap"),
         (["--datasets", "esc50={esc}", "--folds", "9"], "no clips"),
         (["--datasets", "esc50={esc}", "--folds", "a"], "integers"),
@@ -126,9 +126,9 @@ def test_train_namc_command_writes_weights_and_record(esc50_dir: Path, tmp_path:
     ],
 )
 def test_train_namc_command_errors(
-    esc50_dir: Path, tmp_path: Path, capsys, args: list[str], message: str
+    esc50_dir: Path, librispeech_dir: Path, tmp_path: Path, capsys, args: list[str], message: str
 ) -> None:
-    args = [a.format(esc=esc50_dir, tmp=tmp_path) for a in args]
+    args = [a.format(esc=esc50_dir, tmp=tmp_path, libri=librispeech_dir) for a in args]
     status = cli_main(["train-namc", *args, "--out", str(tmp_path / "w"), "--quiet"])
     assert status == 2
     assert message in capsys.readouterr().err
