@@ -219,6 +219,9 @@ def load_audio(path: str | os.PathLike[str]) -> Audio:
             raise AudioError(
                 f"{path}: not a readable audio file ({sf_error}; FFmpeg: {av_error})"
             ) from None
+        # libsndfile read the header but not the samples; FFmpeg decodes what is there, which
+        # must still be all the header declares (libsndfile fails this way on a cut FLAC).
+        _check_complete(path, sf_error.declared, samples.shape[1], f" ({sf_error})")
     try:
         return Audio(samples, rate)
     except AudioError as exc:
@@ -232,21 +235,100 @@ def decode_audio_bytes(data: bytes, format: str | None = None) -> Audio:
 
 
 class _NotForSoundfile(Exception):
-    pass
+    """libsndfile cannot read the file; ``declared`` is the frame count its header gave when
+    libsndfile could open it but not read the samples."""
+
+    def __init__(self, message: str, declared: int | None = None) -> None:
+        super().__init__(message)
+        self.declared = declared
+
+
+#: Frames read per call. Reading in blocks keeps memory proportional to what the file holds:
+#: a header's frame count is untrusted (a corrupt FLAC STREAMINFO can claim 2**36 frames, and
+#: one read of "all frames" would allocate 256 GiB before reading anything).
+_READ_BLOCK = 1 << 20
+#: libsndfile's frame count for a stream of unknown length (SF_COUNT_MAX).
+_UNKNOWN_FRAMES = 2**63 - 1
+
+
+def _check_complete(path: Path, declared: int | None, frames: int, why: str = "") -> None:
+    """Refuse a file that ends before the length its own header declares: it lost its tail
+    (an interrupted copy or download), and scoring the rest as the clip would hide that."""
+    if declared is not None and frames < declared < _UNKNOWN_FRAMES:
+        raise AudioError(
+            f"{path}: truncated or corrupt: the header declares {declared} frames, "
+            f"{frames} could be decoded{why}"
+        )
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
+    errors = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
     try:
-        with sf.SoundFile(str(path)) as handle:
-            rate = handle.samplerate
-            data = handle.read(dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        handle = sf.SoundFile(str(path))
+    except errors as exc:
         raise _NotForSoundfile(f"libsndfile: {exc}") from None
-    if data.shape[0] == 0:
+    blocks: list[np.ndarray] = []
+    with handle:
+        rate, declared = handle.samplerate, handle.frames
+        while True:
+            try:
+                block = handle.read(_READ_BLOCK, dtype="float32", always_2d=True)
+            except errors as exc:
+                raise _NotForSoundfile(f"libsndfile: {exc}", declared) from None
+            if not len(block):
+                break
+            blocks.append(block)
+    frames = sum(len(block) for block in blocks)
+    if frames == 0:
         raise AudioError(f"{path}: contains no samples")
-    return data.T, int(rate)
+    _check_complete(path, declared, frames)
+    missing = _wav_missing_bytes(path)
+    if missing:
+        raise AudioError(
+            f"{path}: truncated: the WAV data chunk declares {missing[0]} bytes, the file holds "
+            f"{missing[1]}"
+        )
+    return np.concatenate(blocks).T, int(rate)
+
+
+#: A WAV data length at or above this is a placeholder of a writer that could not seek back
+#: (0xFFFFFFFF, 0x7FFFFFFF, sox's 0x7FFFF000, ...), not a claim about the file.
+_WAV_PLACEHOLDER = 0x7F000000
+
+
+def _wav_missing_bytes(path: Path) -> tuple[int, int] | None:
+    """(declared, present) byte counts of a RIFF/WAVE file's data chunk when the file ends
+    before the chunk does; ``None`` otherwise.
+
+    libsndfile quietly clamps a too-long data chunk to the file's size, so a WAV cut short
+    would otherwise load as a shorter clip.
+    """
+    import struct
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                return None
+            size = os.fstat(handle.fileno()).st_size
+            position = 12
+            for _ in range(64):  # real files carry a handful of chunks before the data
+                handle.seek(position)
+                header = handle.read(8)
+                if len(header) < 8:
+                    return None
+                chunk, length = struct.unpack("<4sI", header)
+                if chunk == b"data":
+                    present = size - position - 8
+                    if 0 < length < _WAV_PLACEHOLDER and present < length:
+                        return length, present
+                    return None
+                position += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None
 
 
 def _read_pyav(data: bytes, format: str | None = None) -> tuple[np.ndarray, int]:
