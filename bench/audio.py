@@ -216,9 +216,10 @@ def load_audio(path: str | os.PathLike[str]) -> Audio:
         try:
             samples, rate = _read_pyav(path.read_bytes())
         except AudioError as av_error:
-            raise AudioError(
-                f"{path}: not a readable audio file ({sf_error}; FFmpeg: {av_error})"
-            ) from None
+            what = "not a readable audio file"
+            if sf_error.declared is not None:  # a valid header, then data no library can read
+                what = "truncated or corrupt: the data after its header cannot be decoded"
+            raise AudioError(f"{path}: {what} ({sf_error}; FFmpeg: {av_error})") from None
         # libsndfile read the header but not the samples; FFmpeg decodes what is there, which
         # must still be all the header declares (libsndfile fails this way on a cut FLAC).
         _check_complete(path, sf_error.declared, samples.shape[1], f" ({sf_error})")
@@ -268,7 +269,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     try:
         handle = sf.SoundFile(str(path))
     except errors as exc:
-        raise _NotForSoundfile(f"libsndfile: {exc}") from None
+        raise _NotForSoundfile(_libsndfile_message(exc, path)) from None
     blocks: list[np.ndarray] = []
     with handle:
         rate, declared = handle.samplerate, handle.frames
@@ -276,7 +277,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
             try:
                 block = handle.read(_READ_BLOCK, dtype="float32", always_2d=True)
             except errors as exc:
-                raise _NotForSoundfile(f"libsndfile: {exc}", declared) from None
+                raise _NotForSoundfile(_libsndfile_message(exc, path), declared) from None
             if not len(block):
                 break
             blocks.append(block)
@@ -291,6 +292,13 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
             f"{missing[1]}"
         )
     return np.concatenate(blocks).T, int(rate)
+
+
+def _libsndfile_message(exc: Exception, path: Path) -> str:
+    """libsndfile's message without the file's name, which our messages already start with
+    ("Error opening '/x/y.wav': Format not recognised." -> "Format not recognised.")."""
+    text = str(exc).replace(f"Error opening '{path}': ", "").replace(str(path), "the file")
+    return f"libsndfile: {text}"
 
 
 #: A WAV data length at or above this is a placeholder of a writer that could not seek back
