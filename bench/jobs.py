@@ -115,6 +115,9 @@ def run_job(job: Job, emit: Emit) -> None:
         audio = job.clip.load()
     except Exception as exc:  # every point of an unreadable clip fails the same way
         message, kind = _describe(exc)
+        # Results are stored by content, and the same bytes may sit under several names: keep
+        # the file's name out of the message (the row names the clip).
+        message = message.removeprefix(f"{job.clip.source}: ")
         for index in range(len(job.points)):
             emit(("result", job.job_id, index, error_fields(message, kind), {}))
         return
