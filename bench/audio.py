@@ -385,7 +385,7 @@ def save_audio(path: str | os.PathLike[str], audio: Audio, subtype: str = "FLOAT
     """
     import soundfile as sf
 
-    from bench.fsutil import atomic_write
+    from bench.fsutil import atomic_write_bytes
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -399,6 +399,10 @@ def save_audio(path: str | os.PathLike[str], audio: Audio, subtype: str = "FLOAT
     if subtype != "FLOAT":
         samples = np.clip(samples, -1.0, 1.0)
     fmt = "WAV" if suffix == ".wav" else "FLAC"
-    with atomic_write(path) as handle:
-        sf.write(handle, samples, audio.rate, subtype=subtype, format=fmt)
+    # Encode in memory, then write the bytes in one call: libsndfile writes a file object
+    # through a callback that swallows the file's OSError (a full disk surfaced as a bare
+    # AssertionError from soundfile); one plain write raises the OSError itself.
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, audio.rate, subtype=subtype, format=fmt)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
