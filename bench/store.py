@@ -105,7 +105,7 @@ class ResultStore:
             row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(STORE_SCHEMA),))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a page
             self._db.close()
             raise self._unusable(exc) from None
         if row is not None and row[0] != str(STORE_SCHEMA):
@@ -219,7 +219,7 @@ class ResultStore:
             # ROLLBACK would replace the real error with "no transaction is active".
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, (sqlite3.Error, ValueError)):
                 raise StoreError(
                     f"cannot write to the results store {self.path} ({exc}); every point "
                     "stored before is kept: free some space and run the same command again"
