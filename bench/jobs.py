@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import AudioError, BenchError
+from bench.errors import AudioError, BenchError, CodecError
 
 #: Emitted events: see the module docstring.
 Event = tuple[Any, ...]
@@ -143,7 +143,10 @@ def run_point(audio: Any, prepared: Any, point: Point) -> tuple[dict[str, Any], 
         start = time.perf_counter()
         encoded = codec.encode(audio, point.kbps)
         middle = time.perf_counter()
-        decoded = codec.decode(encoded.data)
+        try:
+            decoded = codec.decode(encoded.data)
+        except AudioError as exc:  # NaN or empty output: the codec's fault, not the clip's
+            raise CodecError(f"{codec.name} decoded invalid audio: {exc}") from None
         end = time.perf_counter()
         if (decoded.rate, decoded.frames, decoded.channels) != (
             audio.rate,
