@@ -118,3 +118,50 @@ def test_kill_9_of_the_main_process_at_random_moments_then_rerun(
         assert meta["status"] == "complete", where
         assert meta["computed"] == POINTS - kept, (where, kept, meta["computed"])
         pd.testing.assert_frame_equal(results(root), expected, check_exact=True, obj=where)
+
+
+HANGS = """
+import time
+
+from bench.codecs import register_codec
+from bench.codecs.base import Bitrates, Codec
+
+
+@register_codec
+class Hangs(Codec):
+    name = "t-hangs-forever"
+    bitrates = Bitrates(ladder=(8,), allowed=(8,))
+
+    def encode(self, audio, kbps):
+        time.sleep(3600)  # a codec library stuck in a loop
+
+    def decode(self, data):
+        raise AssertionError("never reached")
+"""
+
+
+def test_a_worker_stuck_in_a_codec_dies_with_the_main_process(clips: Path, tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "hangs.py").write_text(HANGS)
+    proc = subprocess.Popen(
+        [sys.executable, "run_bench.py", "--codecs", "t-hangs-forever", "--metrics", "snr",
+         "--jobs", "1", "--datasets", f"folder={clips}", "--out", str(tmp_path / "run"),
+         "--cache", str(tmp_path / "cache.sqlite"), "--no-report"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "BENCH_CODECS_DIR": str(plugins)},
+    )  # fmt: skip
+    main = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    workers: list[psutil.Process] = []
+    while not workers:  # wait until the worker is inside the hanging encode
+        assert time.monotonic() < deadline and proc.poll() is None, "the run did not start"
+        time.sleep(0.2)
+        workers = [p for p in main.children() if any("spawn_main" in a for a in p.cmdline())]
+    time.sleep(3)  # imports done, the point started: the worker sleeps in encode()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    for orphan in alive:
+        orphan.kill()
+    assert not alive, "a worker stuck in a codec outlived the killed main process"
