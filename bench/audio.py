@@ -252,6 +252,10 @@ _READ_BLOCK = 1 << 20
 _UNKNOWN_FRAMES = 2**63 - 1
 
 
+#: libsndfile formats whose header states the exact length (sample or byte counts).
+_EXACT_LENGTH = frozenset({"WAV", "WAVEX", "W64", "RF64", "AIFF", "AU", "CAF", "FLAC"})
+
+
 def _check_complete(path: Path, declared: int | None, frames: int, why: str = "") -> None:
     """Refuse a file that ends before the length its own header declares: it lost its tail
     (an interrupted copy or download), and scoring the rest as the clip would hide that."""
@@ -272,7 +276,14 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
         raise _NotForSoundfile(_libsndfile_message(exc, path)) from None
     blocks: list[np.ndarray] = []
     with handle:
-        rate, declared = handle.samplerate, handle.frames
+        rate, declared, kind = handle.samplerate, handle.frames, handle.format
+        if kind in ("MP3", "MPEG"):
+            # libsndfile estimates an MP3's length (from the first frame's bitrate when there is
+            # no Xing header) and stops reading there: a 5-s VBR file loaded as 0.6 s. FFmpeg
+            # reads to the end.
+            raise _NotForSoundfile("libsndfile: MP3 length is an estimate")
+        if kind not in _EXACT_LENGTH:
+            declared = None  # a count we cannot hold the file to
         while True:
             try:
                 block = handle.read(_READ_BLOCK, dtype="float32", always_2d=True)

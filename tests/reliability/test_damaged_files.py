@@ -126,3 +126,28 @@ def test_a_complete_wav_with_extra_chunks_loads(tmp_path: Path) -> None:
     path = tmp_path / "chunks.wav"
     path.write_bytes(data[:at] + extra + data[at:])
     assert load_audio(path).frames == 16000
+
+
+@pytest.mark.parametrize(
+    ("options", "what"),
+    [
+        (["-q:a", "5", "-write_xing", "0"], "VBR without a Xing header"),
+        (["-b:a", "32k", "-write_xing", "0"], "CBR without a Xing header"),
+        (["-q:a", "5"], "VBR with a LAME tag"),
+    ],
+)
+def test_an_mp3_loads_to_its_end(tmp_path: Path, options: list[str], what: str) -> None:
+    # libsndfile only estimates an MP3's length and stopped reading there: a 5-s VBR file
+    # without a Xing header loaded as 0.59 s. MP3s are decoded by FFmpeg, to the end.
+    import subprocess
+
+    from tests.conftest import require_binary
+
+    source = tmp_path / "source.wav"
+    source.write_bytes(wav(frames=80_000))
+    mp3 = tmp_path / "clip.mp3"
+    subprocess.run([require_binary("ffmpeg"), "-v", "error", "-i", str(source), "-c:a",
+                    "libmp3lame", *options, str(mp3)], check=True)  # fmt: skip
+    audio = load_audio(mp3)
+    # Without a LAME tag the decoder keeps the encoder's delay and padding (up to 2 frames).
+    assert 80_000 <= audio.frames <= 80_000 + 2 * 1152 + 1105, (what, audio.frames)
