@@ -281,7 +281,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
             # libsndfile estimates an MP3's length (from the first frame's bitrate when there is
             # no Xing header) and stops reading there: a 5-s VBR file loaded as 0.6 s. FFmpeg
             # reads to the end.
-            raise _NotForSoundfile("libsndfile: MP3 length is an estimate")
+            raise _NotForSoundfile("libsndfile: not used for MP3")
         if kind not in _EXACT_LENGTH:
             declared = None  # a count we cannot hold the file to
         while True:
@@ -381,6 +381,9 @@ def _read_pyav(data: bytes, format: str | None = None) -> tuple[np.ndarray, int]
         raise AudioError(str(exc).strip() or type(exc).__name__) from None
     if not chunks:
         raise AudioError("contains no audio samples")
+    channels = sorted({chunk.shape[0] for chunk in chunks})
+    if len(channels) > 1:  # e.g. MP3 frames switching mono/stereo (concatenated or corrupt)
+        raise AudioError(f"the channel count changes within the stream ({channels})")
     return np.concatenate(chunks, axis=1).astype(np.float32, copy=False), int(rate)
 
 

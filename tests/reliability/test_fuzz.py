@@ -201,6 +201,25 @@ def cli_encoded() -> dict[str, bytes]:
             for n in ("mp3-cli", "twolame", "gsm", "codec2")}  # fmt: skip
 
 
+def test_mp3_frames_switching_to_stereo_are_a_clear_error(encoded: dict[str, bytes]) -> None:
+    # One MP3 frame header flipped from mono to stereo (as hypothesis found): the decoder's
+    # output changed channel count mid-stream and numpy's concatenate raised a ValueError.
+    data = encoded["mp3"]
+    env = Envelope.unpack(data, "mp3")
+    head, container = data[: len(data) - len(env.container)], env.container
+    mono_headers = [i for i in range(len(container) - 3) if container[i] == 0xFF
+                    and container[i + 1] & 0xE0 == 0xE0 and container[i + 3] >> 6 == 3]  # fmt: skip
+    switched = 0
+    for at in mono_headers[1:]:
+        blob = bytearray(container)
+        blob[at + 3] &= 0x3F  # channel mode 11 (mono) -> 00 (stereo)
+        try:
+            get_codec("mp3").decode(head + bytes(blob))
+        except CodecError as exc:
+            switched += "channel count changes" in str(exc)
+    assert switched >= 1  # the case is exercised, and each one is a clear error
+
+
 @pytest.mark.parametrize("name", PYAV_CODECS)
 def test_a_header_claiming_hours_allocates_nothing_for_them(
     encoded: dict[str, bytes], name: str
