@@ -198,9 +198,11 @@ class Audio:
 def load_audio(path: str | os.PathLike[str]) -> Audio:
     """Read any file soundfile (libsndfile) or PyAV (FFmpeg) can decode.
 
-    WAV of 8/16/24/32-bit integer or float, FLAC, Ogg and MP3 go through soundfile; what it cannot
-    read (AAC/M4A, Opus in some builds, AMR, ...) is decoded with PyAV. Every failure is an
-    :class:`AudioError` whose message starts with the path and says why.
+    WAV of 8/16/24/32-bit integer or float, FLAC and Ogg go through soundfile; MP3 (whose length
+    libsndfile only estimates) and what it cannot read (AAC/M4A, Opus in some builds, AMR, ...)
+    are decoded with PyAV. A file shorter than its own header declares (WAV, AIFF, AU, CAF,
+    W64, RF64, FLAC) is refused as truncated. Every failure is an :class:`AudioError` whose
+    message starts with the path and says why.
     """
     path = Path(path)
     if not path.exists():
