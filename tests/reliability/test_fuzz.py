@@ -8,7 +8,7 @@ sized from a header rather than from the bytes (tracemalloc / peak RSS checks).
 
 ``tests/codecs/test_envelope.py`` already runs 1,800 envelope cases (random bytes after the
 magic, mutated MP3 bitstreams); with the cases here the envelope and its decoders see about
-4,000. NAMC's decoder is fuzzed in ``tests/namc/``.
+4,500. NAMC's decoder is fuzzed in ``tests/namc/``.
 """
 
 from __future__ import annotations
