@@ -198,9 +198,11 @@ class Audio:
 def load_audio(path: str | os.PathLike[str]) -> Audio:
     """Read any file soundfile (libsndfile) or PyAV (FFmpeg) can decode.
 
-    WAV of 8/16/24/32-bit integer or float, FLAC, Ogg and MP3 go through soundfile; what it cannot
-    read (AAC/M4A, Opus in some builds, AMR, ...) is decoded with PyAV. Every failure is an
-    :class:`AudioError` whose message starts with the path and says why.
+    WAV of 8/16/24/32-bit integer or float, FLAC and Ogg go through soundfile; MP3 (whose length
+    libsndfile only estimates) and what it cannot read (AAC/M4A, Opus in some builds, AMR, ...)
+    are decoded with PyAV. A file shorter than its own header declares (WAV, AIFF, AU, CAF,
+    W64, RF64, FLAC) is refused as truncated. Every failure is an :class:`AudioError` whose
+    message starts with the path and says why.
     """
     path = Path(path)
     if not path.exists():
@@ -216,9 +218,13 @@ def load_audio(path: str | os.PathLike[str]) -> Audio:
         try:
             samples, rate = _read_pyav(path.read_bytes())
         except AudioError as av_error:
-            raise AudioError(
-                f"{path}: not a readable audio file ({sf_error}; FFmpeg: {av_error})"
-            ) from None
+            what = "not a readable audio file"
+            if sf_error.declared is not None:  # a valid header, then data no library can read
+                what = "truncated or corrupt: the data after its header cannot be decoded"
+            raise AudioError(f"{path}: {what} ({sf_error}; FFmpeg: {av_error})") from None
+        # libsndfile read the header but not the samples; FFmpeg decodes what is there, which
+        # must still be all the header declares (libsndfile fails this way on a cut FLAC).
+        _check_complete(path, sf_error.declared, samples.shape[1], f" ({sf_error})")
     try:
         return Audio(samples, rate)
     except AudioError as exc:
@@ -232,21 +238,118 @@ def decode_audio_bytes(data: bytes, format: str | None = None) -> Audio:
 
 
 class _NotForSoundfile(Exception):
-    pass
+    """libsndfile cannot read the file; ``declared`` is the frame count its header gave when
+    libsndfile could open it but not read the samples."""
+
+    def __init__(self, message: str, declared: int | None = None) -> None:
+        super().__init__(message)
+        self.declared = declared
+
+
+#: Frames read per call. Reading in blocks keeps memory proportional to what the file holds:
+#: a header's frame count is untrusted (a corrupt FLAC STREAMINFO can claim 2**36 frames, and
+#: one read of "all frames" would allocate 256 GiB before reading anything).
+_READ_BLOCK = 1 << 20
+#: libsndfile's frame count for a stream of unknown length (SF_COUNT_MAX).
+_UNKNOWN_FRAMES = 2**63 - 1
+
+
+#: libsndfile formats whose header states the exact length (sample or byte counts).
+_EXACT_LENGTH = frozenset({"WAV", "WAVEX", "W64", "RF64", "AIFF", "AU", "CAF", "FLAC"})
+
+
+def _check_complete(path: Path, declared: int | None, frames: int, why: str = "") -> None:
+    """Refuse a file that ends before the length its own header declares: it lost its tail
+    (an interrupted copy or download), and scoring the rest as the clip would hide that."""
+    if declared is not None and frames < declared < _UNKNOWN_FRAMES:
+        raise AudioError(
+            f"{path}: truncated or corrupt: the header declares {declared} frames, "
+            f"{frames} could be decoded{why}"
+        )
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
+    errors = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
     try:
-        with sf.SoundFile(str(path)) as handle:
-            rate = handle.samplerate
-            data = handle.read(dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise _NotForSoundfile(f"libsndfile: {exc}") from None
-    if data.shape[0] == 0:
+        handle = sf.SoundFile(str(path))
+    except errors as exc:
+        raise _NotForSoundfile(_libsndfile_message(exc, path)) from None
+    blocks: list[np.ndarray] = []
+    with handle:
+        rate, declared, kind = handle.samplerate, handle.frames, handle.format
+        if kind in ("MP3", "MPEG"):
+            # libsndfile estimates an MP3's length (from the first frame's bitrate when there is
+            # no Xing header) and stops reading there: a 5-s VBR file loaded as 0.6 s. FFmpeg
+            # reads to the end.
+            raise _NotForSoundfile("libsndfile: not used for MP3")
+        if kind not in _EXACT_LENGTH:
+            declared = None  # a count we cannot hold the file to
+        while True:
+            try:
+                block = handle.read(_READ_BLOCK, dtype="float32", always_2d=True)
+            except errors as exc:
+                raise _NotForSoundfile(_libsndfile_message(exc, path), declared) from None
+            if not len(block):
+                break
+            blocks.append(block)
+    frames = sum(len(block) for block in blocks)
+    if frames == 0:
         raise AudioError(f"{path}: contains no samples")
-    return data.T, int(rate)
+    _check_complete(path, declared, frames)
+    missing = _wav_missing_bytes(path)
+    if missing:
+        raise AudioError(
+            f"{path}: truncated: the WAV data chunk declares {missing[0]} bytes, the file holds "
+            f"{missing[1]}"
+        )
+    return np.concatenate(blocks).T, int(rate)
+
+
+def _libsndfile_message(exc: Exception, path: Path) -> str:
+    """libsndfile's message without the file's name, which our messages already start with
+    ("Error opening '/x/y.wav': Format not recognised." -> "Format not recognised.")."""
+    text = str(exc).replace(f"Error opening '{path}': ", "").replace(str(path), "the file")
+    return f"libsndfile: {text}"
+
+
+#: A WAV data length at or above this is a placeholder of a writer that could not seek back
+#: (0xFFFFFFFF, 0x7FFFFFFF, sox's 0x7FFFF000, ...), not a claim about the file.
+_WAV_PLACEHOLDER = 0x7F000000
+
+
+def _wav_missing_bytes(path: Path) -> tuple[int, int] | None:
+    """(declared, present) byte counts of a RIFF/WAVE file's data chunk when the file ends
+    before the chunk does; ``None`` otherwise.
+
+    libsndfile quietly clamps a too-long data chunk to the file's size, so a WAV cut short
+    would otherwise load as a shorter clip.
+    """
+    import struct
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                return None
+            size = os.fstat(handle.fileno()).st_size
+            position = 12
+            for _ in range(64):  # real files carry a handful of chunks before the data
+                handle.seek(position)
+                header = handle.read(8)
+                if len(header) < 8:
+                    return None
+                chunk, length = struct.unpack("<4sI", header)
+                if chunk == b"data":
+                    present = size - position - 8
+                    if 0 < length < _WAV_PLACEHOLDER and present < length:
+                        return length, present
+                    return None
+                position += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None
 
 
 def _read_pyav(data: bytes, format: str | None = None) -> tuple[np.ndarray, int]:
@@ -280,6 +383,9 @@ def _read_pyav(data: bytes, format: str | None = None) -> tuple[np.ndarray, int]
         raise AudioError(str(exc).strip() or type(exc).__name__) from None
     if not chunks:
         raise AudioError("contains no audio samples")
+    channels = sorted({chunk.shape[0] for chunk in chunks})
+    if len(channels) > 1:  # e.g. MP3 frames switching mono/stereo (concatenated or corrupt)
+        raise AudioError(f"the channel count changes within the stream ({channels})")
     return np.concatenate(chunks, axis=1).astype(np.float32, copy=False), int(rate)
 
 
@@ -295,7 +401,7 @@ def save_audio(path: str | os.PathLike[str], audio: Audio, subtype: str = "FLOAT
     """
     import soundfile as sf
 
-    from bench.fsutil import atomic_write
+    from bench.fsutil import atomic_write_bytes
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -309,6 +415,10 @@ def save_audio(path: str | os.PathLike[str], audio: Audio, subtype: str = "FLOAT
     if subtype != "FLOAT":
         samples = np.clip(samples, -1.0, 1.0)
     fmt = "WAV" if suffix == ".wav" else "FLAC"
-    with atomic_write(path) as handle:
-        sf.write(handle, samples, audio.rate, subtype=subtype, format=fmt)
+    # Encode in memory, then write the bytes in one call: libsndfile writes a file object
+    # through a callback that swallows the file's OSError (a full disk surfaced as a bare
+    # AssertionError from soundfile); one plain write raises the OSError itself.
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, audio.rate, subtype=subtype, format=fmt)
+    atomic_write_bytes(path, buffer.getvalue())
     return path

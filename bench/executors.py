@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +49,7 @@ STARTUP_TIMEOUT_S = 300.0
 def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
     """Worker process: take jobs from the pipe until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    _die_with_parent()
     setup_worker(setup)
     conn.send(("ready",))
     while True:
@@ -59,6 +61,23 @@ def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
             return
         run_job(job, conn.send)
         conn.send(("done", job.job_id))
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this worker when the main process dies, even by ``kill -9``: a
+    worker stuck in a codec would otherwise run on as an orphan (Linux only; elsewhere a
+    worker notices at its next message)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = mp.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the call above
+        os._exit(1)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import AudioError, BenchError
+from bench.errors import AudioError, BenchError, CodecError
 
 #: Emitted events: see the module docstring.
 Event = tuple[Any, ...]
@@ -114,6 +114,9 @@ def run_job(job: Job, emit: Emit) -> None:
         audio = job.clip.load()
     except Exception as exc:  # every point of an unreadable clip fails the same way
         message, kind = _describe(exc)
+        # Results are stored by content, and the same bytes may sit under several names: keep
+        # the file's name out of the message (the row names the clip).
+        message = message.removeprefix(f"{job.clip.source}: ")
         emit(("clip", job.job_id, {"load_cpu_s": time.process_time() - start}))
         for index in range(len(job.points)):
             emit(("result", job.job_id, index, error_fields(message, kind), {}))
@@ -145,7 +148,10 @@ def run_point(audio: Any, prepared: Any, point: Point) -> tuple[dict[str, Any], 
         start = time.perf_counter()
         encoded = codec.encode(audio, point.kbps)
         middle = time.perf_counter()
-        decoded = codec.decode(encoded.data)
+        try:
+            decoded = codec.decode(encoded.data)
+        except AudioError as exc:  # NaN or empty output: the codec's fault, not the clip's
+            raise CodecError(f"{codec.name} decoded invalid audio: {exc}") from None
         end = time.perf_counter()
         if (decoded.rate, decoded.frames, decoded.channels) != (
             audio.rate,

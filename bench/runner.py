@@ -9,6 +9,7 @@ interrupted run started again ends with exactly the rows an uninterrupted run gi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -208,7 +209,8 @@ def run_benchmark(
 
     meta = _run_meta(options, clips, codecs, versions, ladders, all_metrics, out_dir, cache_path)
     meta["status"] = "running"
-    _write_json(out_dir / "run.json", meta)
+    with _writing(out_dir, cache_path):
+        _write_json(out_dir / "run.json", meta)
 
     with ResultStore(cache_path) as store:
         wanted = {p.key: [metric_keys[m.name] for m in p.metrics] for p in planned}
@@ -287,13 +289,14 @@ def run_benchmark(
             **{k: round(v, 3) for k, v in sorted(timings.items())},
         },
     )
-    files = _write_outputs(out_dir, results, all_metrics, clips, codecs, options, meta, stream)
-    meta["timings"]["wall_s"] = round(time.time() - started, 3)  # the report included
-    meta["files"] = {k: str(v.relative_to(out_dir)) for k, v in files.items()}
-    _write_json(out_dir / "run.json", meta)
-    files["run.json"] = out_dir / "run.json"
-    if options.report:
-        _update_index(options.reports_root, out_dir)
+    with _writing(out_dir, cache_path):
+        files = _write_outputs(out_dir, results, all_metrics, clips, codecs, options, meta, stream)
+        meta["timings"]["wall_s"] = round(time.time() - started, 3)  # the report included
+        meta["files"] = {k: str(v.relative_to(out_dir)) for k, v in files.items()}
+        _write_json(out_dir / "run.json", meta)
+        files["run.json"] = out_dir / "run.json"
+        if options.report:
+            _update_index(options.reports_root, out_dir)
     exit_status = 1 if options.strict and failed else 0
     return RunOutcome(out_dir, results, len(planned), computed, len(planned) - computed, failed,
                       exit_status, files)  # fmt: skip
@@ -475,6 +478,22 @@ def _default_out(reports_root: Path) -> Path:
         suffix += 1
         out = reports_root / f"{stamp}-{suffix}"
     return out
+
+
+@contextlib.contextmanager
+def _writing(out_dir: Path, cache_path: Path) -> Iterator[None]:
+    """Turn a failed write of the outputs (disk full, no permission) into a :class:`BenchError`
+    that says the results are safe: they are in the store before any output is written."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise BenchError(
+            f"cannot write {where}: {exc.strerror or exc}. Every finished point is safe in the "
+            f"results store {cache_path}: free some space (or choose another --out) and run "
+            "the same command again; it computes only what the store lacks and writes the "
+            "outputs from the store"
+        ) from exc
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
+
 #: Bump when the tables change; an older store is refused with a clear message.
 STORE_SCHEMA = 1
 
@@ -67,6 +69,10 @@ CREATE TABLE IF NOT EXISTS scores (
 """
 
 
+class StoreError(BenchError, RuntimeError):
+    """The results store cannot be read or written (damaged file, full disk, other schema)."""
+
+
 def stable_hash(*parts: Any) -> str:
     """SHA-256 of a canonical JSON encoding of ``parts`` (dict order does not matter)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
@@ -87,19 +93,33 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: each write below is its own explicit transaction.
-        self._db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # durable against process kills
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(STORE_SCHEMA),))
-        elif int(row[0]) != STORE_SCHEMA:
-            raise RuntimeError(
-                f"{self.path} is a results store of schema {row[0]}, this version uses "
+        try:
+            # Autocommit mode: each write below is its own explicit transaction.
+            self._db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._unusable(exc) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # durable against process kills
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(STORE_SCHEMA),))
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: undecodable text in a page
+            self._db.close()
+            raise self._unusable(exc) from None
+        if row is not None and row[0] != str(STORE_SCHEMA):
+            self._db.close()
+            raise StoreError(
+                f"{self.path} is a results store of schema {row[0]!s:.20}, this version uses "
                 f"{STORE_SCHEMA}; use another --cache file"
             )
+
+    def _unusable(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"{self.path} is not a usable results store ({exc}); move it away or choose "
+            "another --cache file (a new store is created there)"
+        )
 
     def close(self) -> None:
         """Close the connection (the data is already committed)."""
@@ -116,7 +136,17 @@ class ResultStore:
         self, keys: Iterable[str], metric_keys: Mapping[str, Iterable[str]]
     ) -> dict[str, StoredPoint]:
         """The stored points among ``keys`` with their scores for ``metric_keys[key]``."""
-        keys = list(dict.fromkeys(keys))
+        try:
+            return self._get_points(list(dict.fromkeys(keys)), metric_keys)
+        except (sqlite3.Error, ValueError, TypeError) as exc:  # damaged pages or rows
+            raise StoreError(
+                f"the results store {self.path} is damaged ({type(exc).__name__}: {exc}); move "
+                "it away or choose another --cache file, and run again"
+            ) from None
+
+    def _get_points(
+        self, keys: list[str], metric_keys: Mapping[str, Iterable[str]]
+    ) -> dict[str, StoredPoint]:
         found: dict[str, StoredPoint] = {}
         columns = ", ".join(POINT_FIELDS)
         for chunk in _chunks(keys, 500):
@@ -169,8 +199,8 @@ class ResultStore:
         values[POINT_FIELDS.index("error")] = fields.get("error") or ""
         values[POINT_FIELDS.index("error_kind")] = fields.get("error_kind") or ""
         marks = ",".join("?" * (len(POINT_FIELDS) + 2))
-        self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 f"INSERT OR REPLACE INTO points (key, {', '.join(POINT_FIELDS)}, created) "
                 f"VALUES ({marks})",
@@ -184,8 +214,16 @@ class ResultStore:
                 ],
             )
             self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
+        except BaseException as exc:
+            # SQLite has already rolled back after some errors (a full disk): a second
+            # ROLLBACK would replace the real error with "no transaction is active".
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, (sqlite3.Error, ValueError)):
+                raise StoreError(
+                    f"cannot write to the results store {self.path} ({exc}); every point "
+                    "stored before is kept: free some space and run the same command again"
+                ) from None
             raise
         return True
 

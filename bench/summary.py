@@ -67,9 +67,13 @@ def summary_lines(outcome: Any) -> list[str]:
     if len(failures):
         lines.append("")
         lines.append(f"{len(failures)} failed points; most common errors:")
-        counts = failures.groupby(["error_kind", "error"]).size().sort_values(ascending=False)
+        groups = failures.groupby(["error_kind", "error"])["clip_id"]
+        counts = groups.size().sort_values(ascending=False, kind="stable")
         for (kind, error), count in counts.head(5).items():
-            lines.append(f"  {count:>5} x [{kind}] {_short(str(error))}")
+            # Stored errors do not name the file (results are keyed by content): say where.
+            clips = groups.get_group((kind, error)).unique()
+            where = _short(str(clips[0]), 40) + (f" +{len(clips) - 1}" if len(clips) > 1 else "")
+            lines.append(f"  {count:>5} x [{kind}] {_short(str(error), 80)} ({where})")
     lines.append("")
     for name in ("index.html", "results.csv", "summary.csv", "run.json"):
         if name in outcome.files:

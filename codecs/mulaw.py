@@ -19,7 +19,7 @@ import numpy as np
 from bench.audio import Audio
 from bench.codecs import register_codec
 from bench.codecs.base import Bitrates, Codec, Encoded
-from bench.errors import BitstreamError
+from bench.errors import AudioError, BitstreamError
 
 _HEADER = struct.Struct(">4sHIQ")  # magic, version, input rate, input frames
 _MAGIC, _VERSION = b"ULAW", 1
@@ -83,7 +83,10 @@ class MuLaw(Codec):
         codes = np.frombuffer(data, dtype=np.uint8, offset=_HEADER.size)
         # The header's length must agree with the payload, so no corrupt header can make us
         # allocate more than the bytes justify.
-        if not 1000 <= rate <= 768_000 or abs(codes.size - frames * 8000 / rate) > 2:
+        if frames < 1 or not 1000 <= rate <= 768_000 or abs(codes.size - frames * 8000 / rate) > 2:
             raise BitstreamError("mulaw: header length or rate does not match the payload")
         decoded = Audio.from_pcm(mulaw_decode(codes), 8000)
-        return decoded.resample(rate).with_frames(frames)
+        try:
+            return decoded.resample(rate).with_frames(frames)
+        except AudioError as exc:  # e.g. one sample cannot be resampled: not bytes we wrote
+            raise BitstreamError(f"mulaw: {exc}") from None

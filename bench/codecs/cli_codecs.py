@@ -42,6 +42,8 @@ from bench.errors import BitstreamError, CodecError, CodecUnavailable
 
 #: Bump when the adapter's behaviour (and so its output) changes.
 ADAPTER_VERSION = "1"
+#: Longest one ffmpeg process may run (an hour: far beyond any clip's encode or decode).
+MAX_TIMEOUT_S = 3600.0
 #: Environment variable naming the ffmpeg binary (default: ``ffmpeg`` on PATH).
 FFMPEG_ENV = "BENCH_FFMPEG"
 
@@ -184,8 +186,9 @@ class FFmpegCliCodec(FFmpegCodec):
         binary = ffmpeg_path()
         if binary is None:
             raise CodecUnavailable(f"{self.name}: no ffmpeg binary on PATH")
-        # Generous, but bounded: a hung process must not stall a run.
-        timeout = 30.0 + 10.0 * seconds
+        # Generous, but bounded: a hung process must not stall a run. ``seconds`` comes from a
+        # header when decoding, so it is capped (a lie of 10**10 frames overflowed the timer).
+        timeout = min(30.0 + 10.0 * seconds, MAX_TIMEOUT_S)
         command = [binary, "-hide_banner", "-nostdin", "-loglevel", "error", *args]
         try:
             proc = subprocess.run(command, input=data, capture_output=True, timeout=timeout)

@@ -28,7 +28,13 @@ import numpy as np
 
 from bench.audio import Audio
 from bench.codecs.base import Bitrates, Codec, Encoded, choose_rate
-from bench.errors import BitstreamError, CodecError, CodecUnavailable, UnsupportedBitrate
+from bench.errors import (
+    AudioError,
+    BitstreamError,
+    CodecError,
+    CodecUnavailable,
+    UnsupportedBitrate,
+)
 
 ENVELOPE_MAGIC = b"NBEN"
 ENVELOPE_VERSION = 1
@@ -285,7 +291,10 @@ def finish_decoded(decoded: Audio, env: Envelope, codec: str) -> Audio:
             f"({env.delay} delay + {env.native_frames} signal)"
         )
     native = decoded.segment(env.delay, need)
-    return native.resample(env.input_rate).with_frames(env.input_frames)
+    try:
+        return native.resample(env.input_rate).with_frames(env.input_frames)
+    except AudioError as exc:  # e.g. a 1-frame signal cannot be resampled: the bytes are bad
+        raise BitstreamError(f"{codec}: {exc}") from None
 
 
 # -- the codec both backends share -----------------------------------------------------------

@@ -202,8 +202,11 @@ def _already_installed(source: Source, final: Path, out: TextIO) -> DownloadResu
     marker = final / MARKER
     if marker.is_file():
         recorded = None
-        with contextlib.suppress(OSError, ValueError):
-            recorded = json.loads(marker.read_text(encoding="utf-8")).get("sha256")
+        # The marker is only informative here: a damaged one must not stop anything.
+        with contextlib.suppress(OSError, ValueError, RecursionError):
+            data = json.loads(marker.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("sha256"), str):
+                recorded = data["sha256"]
         print(f"{source.target}: already downloaded at {final} (nothing to do)", file=out)
         return DownloadResult(source.target, final, "already-downloaded", recorded)
     if final.exists():

@@ -213,6 +213,10 @@ def _parse_time(value: Any) -> dt.datetime | None:
     return when.astimezone(dt.timezone.utc)
 
 
+#: Largest run.json the runs list reads.
+MAX_RUN_JSON = 16 * 2**20
+
+
 def _run_entry(folder: Path) -> dict[str, Any]:
     """What the runs list shows for one run folder (problems are shown, not hidden)."""
     entry: dict[str, Any] = {
@@ -228,10 +232,14 @@ def _run_entry(folder: Path) -> dict[str, Any]:
         "sort": dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.timezone.utc).isoformat(),
     }
     try:
-        meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        with (folder / "run.json").open("rb") as handle:
+            raw = handle.read(MAX_RUN_JSON + 1)
+        if len(raw) > MAX_RUN_JSON:  # ours are a few kB; never load a huge file for a list
+            raise ValueError(f"larger than {MAX_RUN_JSON // 2**20} MiB")
+        meta = json.loads(raw.decode("utf-8"))
         if not isinstance(meta, Mapping):
             raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: [[[[... nesting
         entry["problem"] = f"unreadable run.json: {exc}"
         entry["status"] = "unknown"
         return entry
