@@ -36,7 +36,10 @@ from bench.store import ResultStore, stable_hash
 #: Version of results.csv / run.json; bump when columns change meaning.
 SCHEMA_VERSION = 1
 #: Version of what the runner does to a point (alignment check, accounting); part of every key.
-POINT_VERSION = "1"
+POINT_VERSION = "2"  # 2: decoder NaN is a codec error; MP3 input read with FFmpeg
+#: Columns of results.csv that describe the clip and codec rather than the stored result.
+_CLIP_COLUMNS = ("dataset", "clip_id", "domain", "synthetic", "protocol", "codec", "neural",
+                 "backend", "target_kbps")  # fmt: skip
 #: Worker stages whose CPU time run.json reports (sum = the work itself, without overheads).
 STAGES = ("load_cpu_s", "prepare_cpu_s", "codec_cpu_s", "metrics_cpu_s")
 #: Columns of results.csv before the metric columns, in order.
@@ -144,7 +147,7 @@ def codec_ladders(
     return ladders, notes
 
 
-@dataclass
+@dataclass(slots=True)
 class _Planned:
     clip: Any
     codec: Codec
@@ -196,8 +199,9 @@ def run_benchmark(
     metric_keys = {name: metric_key(m) for name, m in all_metrics.items()}
 
     out_dir = Path(options.out) if options.out else _default_out(options.reports_root)
-    out_dir.mkdir(parents=True, exist_ok=True)
     cache_path = Path(options.cache) if options.cache else options.reports_root / "cache.sqlite"
+    with _writing(out_dir, cache_path):
+        out_dir.mkdir(parents=True, exist_ok=True)
 
     planned: list[_Planned] = []
     for clip in clips:
@@ -212,10 +216,10 @@ def run_benchmark(
     with _writing(out_dir, cache_path):
         _write_json(out_dir / "run.json", meta)
 
+    metric_bits = {key: bit for bit, key in enumerate(metric_keys.values())}
     with ResultStore(cache_path) as store:
-        wanted = {p.key: [metric_keys[m.name] for m in p.metrics] for p in planned}
-        stored = {} if options.fresh else store.get_points(wanted, wanted)
-        jobs, todo = _jobs(planned, stored, metric_keys, options.fresh)
+        held = {} if options.fresh else store.presence([p.key for p in planned], metric_bits)
+        jobs, todo = _jobs(planned, held, metric_keys, metric_bits)
         computed = sum(len(job.points) for job in jobs)
         print(
             f"{len(clips)} clips x {len(codecs)} codecs: {len(planned)} points, "
@@ -235,15 +239,11 @@ def run_benchmark(
                 options.scheduler,
             )
             progress = _Progress(computed, stream)
-            existing = stored
 
             def on_result(job: Job, index: int, fields: dict, scores: dict) -> None:
                 point = job.points[index]
-                old = existing.get(point.key)
-                merged = dict(old.scores) if old is not None else {}
-                full = {k: (v[0], v[1], v[2], None) for k, v in merged.items()}
-                full.update(scores)
-                if not store.put(point.key, fields, full):
+                # Scores already stored for this point stay; put() adds the new ones.
+                if not store.put(point.key, fields, scores):
                     transient[point.key] = fields
                 else:
                     transient.pop(point.key, None)
@@ -271,9 +271,8 @@ def run_benchmark(
             progress.close()
             meta["worker_restarts"] = getattr(executor, "restarts", 0)
         compute_s = time.time() - compute_start
-        final = store.get_points(wanted, wanted)
-
-    results = _results_table(planned, final, transient, all_metrics, metric_keys, stored)
+        computed_keys = {point.key for job in jobs for point in job.points}
+        results = _results_table(planned, store, transient, all_metrics, metric_keys, computed_keys)
     failed = int((results["status"] != "ok").sum())
     meta.update(
         status="complete",
@@ -304,20 +303,20 @@ def run_benchmark(
 
 def _jobs(
     planned: Sequence[_Planned],
-    stored: Mapping[str, Any],
+    held: Mapping[str, tuple[bool, int]],
     metric_keys: Mapping[str, str],
-    fresh: bool,
+    metric_bits: Mapping[str, int],
 ) -> tuple[list[Job], int]:
     """Jobs for the missing work, one per clip; also the number of points needing any work."""
     by_clip: dict[Any, list[Point]] = {}
     todo = 0
     for item in planned:
-        have = stored.get(item.key)
         names = [(m.name, metric_keys[m.name]) for m in item.metrics]
-        if have is not None and not fresh:
-            if have.fields.get("status") != "ok":
+        if item.key in held:
+            ok, mask = held[item.key]
+            if not ok:
                 continue  # a stored deterministic failure: nothing to add
-            names = [(n, k) for n, k in names if k not in have.scores]
+            names = [(n, k) for n, k in names if not mask >> metric_bits[k] & 1]
             if not names:
                 continue
         todo += 1
@@ -330,62 +329,68 @@ def _jobs(
 
 def _results_table(
     planned: Sequence[_Planned],
-    final: Mapping[str, Any],
+    store: ResultStore,
     transient: Mapping[str, Mapping[str, Any]],
     metrics: Mapping[str, Any],
     metric_keys: Mapping[str, str],
-    before: Mapping[str, Any],
+    computed: set[str],
 ) -> Any:
-    """One row per planned point, from the store (plus this run's transient failures)."""
+    """One row per planned point, read from the store in chunks (plus this run's transient
+    failures). Built column by column, so memory grows by the table itself, not by per-point
+    dictionaries."""
     import pandas as pd
 
-    rows = []
-    for item in planned:
-        clip, codec = item.clip, item.codec
-        row: dict[str, Any] = {
-            "dataset": clip.dataset,
-            "clip_id": clip.clip_id,
-            "domain": clip.domain,
-            "synthetic": bool(clip.synthetic),
-            "protocol": clip.protocol,
-            "codec": codec.name,
-            "neural": bool(getattr(codec, "neural", False)),
-            "backend": codec.backend,
-            "target_kbps": math.nan if item.kbps is None else float(item.kbps),
-        }
-        stored = final.get(item.key)
-        if stored is not None:
-            fields, scores = dict(stored.fields), stored.scores
-        elif item.key in transient:
-            fields, scores = dict(transient[item.key]), {}
-        else:  # not computed: only possible if the executor lost it, which is a bug
-            fields = {"status": "error", "error": "no result (internal)", "error_kind": "internal"}
-            scores = {}
-        fields.pop("params", None)
-        row.update({k: fields.get(k) for k in BASE_COLUMNS if k not in row})
-        row["error"] = fields.get("error") or ""
-        row["error_kind"] = fields.get("error_kind") or ""
-        previous = before.get(item.key)
-        row["cached"] = previous is not None and previous.fields.get("status") == fields.get(
-            "status"
-        )
-        wanted = {m.name for m in item.metrics}
-        for name in metrics:
-            value, reason = math.nan, ""
-            if row["status"] == "ok":
-                if name not in wanted:
-                    reason = "not_applicable"
-                elif metric_keys[name] in scores:
-                    value, reason, _ = scores[metric_keys[name]]
-                else:
-                    reason = "error"
-            row[name] = value
-            row[f"{name}_reason"] = reason
-        rows.append(row)
-    columns = list(BASE_COLUMNS)
-    for name in metrics:
-        columns += [name, f"{name}_reason"]
-    return pd.DataFrame(rows, columns=columns)
+    names = list(metrics)
+    columns: dict[str, list[Any]] = {name: [] for name in BASE_COLUMNS}
+    for name in names:
+        columns[name] = []
+        columns[f"{name}_reason"] = []
+    point_fields = [c for c in BASE_COLUMNS if c not in _CLIP_COLUMNS]
+    for start in range(0, len(planned), 1000):
+        chunk = planned[start : start + 1000]
+        wanted = {item.key: [metric_keys[m.name] for m in item.metrics] for item in chunk}
+        found = store.get_points(wanted, wanted)
+        for item in chunk:
+            clip, codec = item.clip, item.codec
+            for column, value in (
+                ("dataset", clip.dataset),
+                ("clip_id", clip.clip_id),
+                ("domain", clip.domain),
+                ("synthetic", bool(clip.synthetic)),
+                ("protocol", clip.protocol),
+                ("codec", codec.name),
+                ("neural", bool(getattr(codec, "neural", False))),
+                ("backend", codec.backend),
+                ("target_kbps", math.nan if item.kbps is None else float(item.kbps)),
+            ):
+                columns[column].append(value)
+            stored = found.get(item.key)
+            if stored is not None:
+                fields, scores = stored.fields, stored.scores
+            elif item.key in transient:
+                fields, scores = transient[item.key], {}
+            else:  # not computed: only possible if the executor lost it, which is a bug
+                fields = {"status": "error", "error": "no result", "error_kind": "internal"}
+                scores = {}
+            for column in point_fields:
+                columns[column].append(fields.get(column))
+            columns["error"][-1] = fields.get("error") or ""
+            columns["error_kind"][-1] = fields.get("error_kind") or ""
+            columns["cached"][-1] = stored is not None and item.key not in computed
+            applicable = {m.name for m in item.metrics}
+            ok = fields.get("status") == "ok"
+            for name in names:
+                value, reason = math.nan, ""
+                if ok:
+                    if name not in applicable:
+                        reason = "not_applicable"
+                    elif metric_keys[name] in scores:
+                        value, reason, _ = scores[metric_keys[name]]
+                    else:
+                        reason = "error"
+                columns[name].append(value)
+                columns[f"{name}_reason"].append(reason)
+    return pd.DataFrame(columns)
 
 
 # -- outputs ------------------------------------------------------------------------------------

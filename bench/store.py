@@ -23,7 +23,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,10 +139,7 @@ class ResultStore:
         try:
             return self._get_points(list(dict.fromkeys(keys)), metric_keys)
         except (sqlite3.Error, ValueError, TypeError) as exc:  # damaged pages or rows
-            raise StoreError(
-                f"the results store {self.path} is damaged ({type(exc).__name__}: {exc}); move "
-                "it away or choose another --cache file, and run again"
-            ) from None
+            raise self._damaged(exc) from None
 
     def _get_points(
         self, keys: list[str], metric_keys: Mapping[str, Iterable[str]]
@@ -152,29 +149,59 @@ class ResultStore:
         for chunk in _chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, {columns} FROM points WHERE key IN ({marks})",
-                chunk,
+                f"SELECT key, {columns} FROM points WHERE key IN ({marks})", chunk
             ).fetchall()
+            fields_by_key = {}
             for row in rows:
                 fields = dict(zip(POINT_FIELDS, row[1:], strict=True))
                 fields["params"] = json.loads(fields["params"]) if fields["params"] else {}
-                found[row[0]] = StoredPoint(fields, {})
-        for key, point in found.items():
-            wanted = list(metric_keys.get(key, ()))
-            if not wanted:
-                continue
-            marks = ",".join("?" * len(wanted))
-            rows = self._db.execute(
-                "SELECT metric_key, value, reason, detail FROM scores "
-                f"WHERE point_key=? AND metric_key IN ({marks})",
-                [key, *wanted],
-            ).fetchall()
-            scores = {
-                mkey: (math.nan if value is None else float(value), reason, detail)
-                for mkey, value, reason, detail in rows
-            }
-            found[key] = StoredPoint(point.fields, scores)
+                fields_by_key[row[0]] = fields
+            scores: dict[str, dict[str, tuple[float, str, str]]] = {k: {} for k in fields_by_key}
+            wanted = {k: set(metric_keys.get(k, ())) for k in fields_by_key}
+            # One query per chunk, not per point: a cached run of a large corpus reads fast.
+            for key, mkey, value, reason, detail in self._db.execute(
+                "SELECT point_key, metric_key, value, reason, detail FROM scores "
+                f"WHERE point_key IN ({marks})",
+                chunk,
+            ):
+                if key in scores and mkey in wanted[key]:
+                    value = math.nan if value is None else float(value)
+                    scores[key][mkey] = (value, reason, detail)
+            for key, fields in fields_by_key.items():
+                found[key] = StoredPoint(fields, scores[key])
         return found
+
+    def presence(
+        self, keys: Sequence[str], metric_bits: Mapping[str, int]
+    ) -> dict[str, tuple[bool, int]]:
+        """Compactly, what the store holds for ``keys``: ``key -> (status is ok, bit mask of
+        the metric keys in metric_bits that have a score)``. Memory stays small for runs of
+        hundreds of thousands of points (no per-point dicts)."""
+        held: dict[str, tuple[bool, int]] = {}
+        try:
+            for chunk in _chunks(list(keys), 500):
+                marks = ",".join("?" * len(chunk))
+                for key, status in self._db.execute(
+                    f"SELECT key, status FROM points WHERE key IN ({marks})", chunk
+                ):
+                    held[key] = (status == "ok", 0)
+                for key, mkey in self._db.execute(
+                    f"SELECT point_key, metric_key FROM scores WHERE point_key IN ({marks})",
+                    chunk,
+                ):
+                    bit = metric_bits.get(mkey)
+                    if bit is not None and key in held:
+                        ok, mask = held[key]
+                        held[key] = (ok, mask | (1 << bit))
+        except (sqlite3.Error, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from None
+        return held
+
+    def _damaged(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"the results store {self.path} is damaged ({type(exc).__name__}: {exc}); move "
+            "it away or choose another --cache file, and run again"
+        )
 
     def count(self) -> tuple[int, int]:
         """(points, scores) stored."""

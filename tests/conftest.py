@@ -78,3 +78,8 @@ def require_binary(name: str) -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return path
+
+
+#: results.csv columns that legitimately differ between two runs of the same work (timings,
+#: and whether a row came from the store).
+VOLATILE_COLUMNS = ["encode_s", "decode_s", "metrics_s", "cached"]

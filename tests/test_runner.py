@@ -21,10 +21,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from tests.conftest import ROOT
-
-#: Columns that legitimately differ between two runs of the same work.
-VOLATILE = ["encode_s", "decode_s", "metrics_s", "cached"]
+from tests.conftest import ROOT, VOLATILE_COLUMNS
 
 
 def make_clips(folder: Path, count: int, seconds: float = 1.0, rate: int = 16000) -> Path:
@@ -60,7 +57,7 @@ def results(out: Path) -> pd.DataFrame:
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:
-    return table.drop(columns=VOLATILE)
+    return table.drop(columns=VOLATILE_COLUMNS)
 
 
 @pytest.fixture(scope="module")

@@ -184,8 +184,8 @@ class Codec(ABC):
         self.bitrates.check(self.name, kbps)
         if audio.channels > self.max_channels:
             raise AudioError(
-                f"{self.name} encodes at most {self.max_channels} channel(s); "
-                f"got {audio.channels} (downmix with Audio.mono())"
+                f"{self.name} encodes at most {self.max_channels} channel(s); this audio has "
+                f"{audio.channels}"
             )
 
     def roundtrip(self, audio: Audio, kbps: float | None) -> tuple[Encoded, Audio]:

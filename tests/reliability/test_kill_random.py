@@ -25,12 +25,11 @@ import psutil
 import pytest
 import soundfile as sf
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, VOLATILE_COLUMNS
 
 ARGS = ("--codecs", "opus,mp3,flac", "--bitrates", "16,32", "--metrics", "snr,si_sdr,lsd",
         "--jobs", "2", "--examples", "1")  # fmt: skip
 POINTS = 12 * 5  # clips x (opus 2 + mp3 2 + flac)
-VOLATILE = ["encode_s", "decode_s", "cached"]
 #: Seeded: a failure names its moment and can be replayed.
 SEED, TRIALS = 20240, 4
 
@@ -57,7 +56,7 @@ def results(root: Path) -> pd.DataFrame:
     table = pd.read_csv(root / "reports" / "run" / "results.csv", keep_default_na=False,
                         na_values=[""])  # fmt: skip
     table = table.sort_values(["clip_id", "codec", "target_kbps"]).reset_index(drop=True)
-    return table.drop(columns=VOLATILE)
+    return table.drop(columns=VOLATILE_COLUMNS)
 
 
 @pytest.fixture(scope="module")
