@@ -6,10 +6,10 @@ process and of the largest worker.
 
 Each run is ``python -m bench run --codecs flac,mulaw --metrics snr`` over a folder of N
 generated clips (0.5 s at 8 kHz, a different tone each), with a fresh results store, so every
-point is computed. Peak memory is ``getrusage``'s ``ru_maxrss``: of the main process itself,
-and the largest of its (waited-for) children, i.e. the largest worker. Memory is flat when both
-peaks stay the same as the number of clips grows tenfold. Results are printed and written to
-``benchmarks/results/load.json``.
+point is computed. Peak memory is the main process's own high-water mark (``VmHWM``) and
+``getrusage``'s ``ru_maxrss`` of its (waited-for) children, i.e. the largest worker. Memory is
+flat when both peaks stay the same as the number of clips grows tenfold. Results are printed
+and written to ``benchmarks/results/load.json``.
 """
 
 from __future__ import annotations
@@ -39,8 +39,12 @@ status = 1
 try:
     status = main(sys.argv[1:])
 finally:
+    # VmHWM, not getrusage(RUSAGE_SELF): Linux keeps ru_maxrss across execve, so a driver
+    # forked from a large process (pytest after many tests) would report that process's peak.
+    with open("/proc/self/status") as status_file:
+        hwm = next(int(line.split()[1]) for line in status_file if line.startswith("VmHWM:"))
     peaks = {
-        "main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "main_mb": hwm / 1024,
         "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     with open(os.environ["BENCH_LOAD_PEAKS"], "w") as handle:
