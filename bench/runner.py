@@ -323,8 +323,22 @@ def _jobs(
         by_clip.setdefault(item.clip, []).append(
             Point(item.key, item.codec.name, item.kbps, tuple(names))
         )
-    jobs = [Job(i, clip, tuple(points)) for i, (clip, points) in enumerate(by_clip.items())]
+    # Longest first (LPT scheduling): the last jobs to start are short, so no worker sits idle
+    # at the end while another finishes a long clip. Cost ~ points x clip size.
+    ordered = sorted(by_clip.items(), key=lambda kv: -len(kv[1]) * _clip_size(kv[0]))
+    jobs = [Job(i, clip, tuple(points)) for i, (clip, points) in enumerate(ordered)]
     return jobs, todo
+
+
+def _clip_size(clip: Any) -> float:
+    """A cheap proxy of a clip's cost: its file size, or its length for generated clips."""
+    if clip.path is not None:
+        try:
+            return float(Path(clip.path).stat().st_size)
+        except OSError:
+            return 0.0
+    seconds = clip.meta.get("seconds") if hasattr(clip, "meta") else None
+    return float(seconds or 1.0) * 88_200  # as if 16-bit 44.1 kHz
 
 
 def _results_table(
