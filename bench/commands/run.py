@@ -7,6 +7,8 @@ import math
 import sys
 from pathlib import Path
 
+from bench.argtypes import positive_float, positive_int
+
 HELP = "run codecs x bitrates over datasets, score them, write results and the HTML report"
 DESCRIPTION = """\
 Encode every clip with every codec at every bitrate of its ladder, decode, check the length
@@ -52,19 +54,6 @@ def _bitrates(text: str) -> list[float]:
     return values
 
 
-def _positive(kind: type) -> object:
-    def parse(text: str) -> object:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``run``."""
     from bench.datasets import add_dataset_arguments
@@ -93,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataset_arguments(parser)
     group = parser.add_argument_group("execution")
     group.add_argument(
-        "--jobs", type=_positive(int), default=0, metavar="N",
+        "--jobs", type=positive_int, default=0, metavar="N",
         help="worker processes (default: all cores)",
     )  # fmt: skip
     group.add_argument("--executor", choices=("local", "dask"), default="local",
@@ -103,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Dask scheduler address (default with --executor dask: a LocalCluster)",
     )  # fmt: skip
     group.add_argument(
-        "--timeout", type=_positive(float), metavar="S",
+        "--timeout", type=positive_float, metavar="S",
         help="seconds one codec point may take before its worker is stopped (default 300)",
     )  # fmt: skip
     group.add_argument(

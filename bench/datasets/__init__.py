@@ -23,6 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from bench.argtypes import positive_float, positive_int
+
 # Built-in kinds register themselves on import (all cheap: no audio library is imported).
 from bench.datasets import demo as _demo  # noqa: F401
 from bench.datasets import esc50 as _esc50  # noqa: F401
@@ -262,26 +264,6 @@ CLI_FILTERS = {
 }
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--datasets --data-root --limit --max-seconds --protocol`` and the filters."""
     group = parser.add_argument_group("datasets")
@@ -302,13 +284,13 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--limit",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="at most N clips per dataset, spread round-robin over classes/speakers/folders",
     )
     group.add_argument(
         "--max-seconds",
-        type=_positive_float,
+        type=positive_float,
         metavar="S",
         help="keep the first S seconds of longer clips (one clip per file)",
     )
