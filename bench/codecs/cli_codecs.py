@@ -44,6 +44,8 @@ from bench.errors import BitstreamError, CodecError, CodecUnavailable
 ADAPTER_VERSION = "1"
 #: Longest one ffmpeg process may run (an hour: far beyond any clip's encode or decode).
 MAX_TIMEOUT_S = 3600.0
+#: Formats the ffmpeg binary writes under one name and reads under another.
+BINARY_DEMUXERS = {"adts": "aac", "mp2": "mp3"}
 #: Environment variable naming the ffmpeg binary (default: ``ffmpeg`` on PATH).
 FFMPEG_ENV = "BENCH_FFMPEG"
 
@@ -227,7 +229,8 @@ class FFmpegCliCodec(FFmpegCodec):
         return NativeEncoding(container, payload, header, 0, params)
 
     def _decode_container(self, env: Envelope) -> Audio:
-        args = ["-f", self.spec.demux_format, "-i", "pipe:0", "-map", "0:a:0"]
+        demuxer = BINARY_DEMUXERS.get(self.spec.demux_format, self.spec.demux_format)
+        args = ["-f", demuxer, "-i", "pipe:0", "-map", "0:a:0"]
         args += ["-c:a", "pcm_f32le", "-f", "f32le", "-ac", str(env.channels)]
         args += ["-ar", str(env.native_rate), "pipe:1"]
         try:
