@@ -289,7 +289,10 @@ def run_benchmark(
         },
     )
     with _writing(out_dir, cache_path):
-        files = _write_outputs(out_dir, results, all_metrics, clips, codecs, options, meta, stream)
+        files_cache = cache_path.with_name(cache_path.name + ".files")
+        files = _write_outputs(
+            out_dir, results, all_metrics, clips, codecs, options, meta, files_cache
+        )
         meta["timings"]["wall_s"] = round(time.time() - started, 3)  # the report included
         meta["files"] = {k: str(v.relative_to(out_dir)) for k, v in files.items()}
         _write_json(out_dir / "run.json", meta)
@@ -425,7 +428,7 @@ def _write_outputs(
     codecs: Sequence[Codec],
     options: RunOptions,
     meta: dict[str, Any],
-    stream: TextIO,
+    files_cache: Path,
 ) -> dict[str, Path]:
     from bench.report import select_examples, summarize, write_csv, write_report
 
@@ -436,17 +439,36 @@ def _write_outputs(
     write_csv(files["summary.csv"], summary)
     if options.report:
         requests = select_examples(results, per_dataset=options.examples)
-        rendered = render_examples(out_dir, requests, clips, {c.name: c for c in codecs})
-        files["index.html"] = write_report(out_dir, results, summary, infos, meta, rendered)
+        by_name = {c.name: c for c in codecs}
+        rendered = render_examples(out_dir, requests, clips, by_name, files_cache / "examples")
+        files["index.html"] = write_report(
+            out_dir, results, summary, infos, meta, rendered, cache_dir=files_cache / "plots"
+        )
     return files
 
 
 def render_examples(
-    out_dir: Path, requests: Sequence[Any], clips: Sequence[Any], codecs: Mapping[str, Codec]
+    out_dir: Path,
+    requests: Sequence[Any],
+    clips: Sequence[Any],
+    codecs: Mapping[str, Codec],
+    cache_dir: Path | None = None,
 ) -> list[Any]:
-    """Decode the requested example points again and write them (16-bit WAV) for the page."""
+    """Write the requested example points (16-bit WAV) for the page: decoded again, or copied
+    from ``cache_dir`` where an earlier run kept the same point (keyed like the results store:
+    by clip content, codec version and bitrate)."""
     from bench.audio import save_audio
+    from bench.fsutil import atomic_write_bytes
     from bench.report import RenderedExample, example_path
+
+    def cached_copy(key: str, target: Path, make: Any) -> Path:
+        if cache_dir is None:
+            return make(target)
+        kept = cache_dir / f"{key}.wav"
+        if not kept.is_file():
+            make(kept)
+        atomic_write_bytes(target, kept.read_bytes())
+        return target
 
     by_id = {(clip.dataset, clip.clip_id): clip for clip in clips}
     rendered = []
@@ -454,12 +476,19 @@ def render_examples(
         clip = by_id.get((request.dataset, request.clip_id))
         if clip is None:
             continue
+        content = clip_content_key(clip)
+        loaded: list[Any] = []
+
+        def audio(clip: Any = clip, loaded: list[Any] = loaded) -> Any:
+            if not loaded:
+                loaded.append(clip.load())
+            return loaded[0]
+
+        original = example_path(out_dir, request.dataset, request.clip_id, None, None)
         try:
-            audio = clip.load()
+            cached_copy(content, original, lambda path: save_audio(path, audio(), "PCM_16"))
         except BenchError:
             continue
-        original = example_path(out_dir, request.dataset, request.clip_id, None, None)
-        save_audio(original, audio, subtype="PCM_16")
         decoded: dict[Any, Path] = {}
         errors: dict[Any, str] = {}
         for point in request.points:
@@ -467,13 +496,17 @@ def render_examples(
             codec = codecs.get(point.codec)
             if codec is None:
                 continue
+            path = example_path(out_dir, request.dataset, request.clip_id, point.codec, kbps)
+            key = point_key(content, codec, codec.version(), kbps)
+
+            def make(target: Path, codec: Codec = codec, kbps: float | None = kbps) -> Path:
+                _, out = codec.roundtrip(audio(), kbps)
+                return save_audio(target, out, subtype="PCM_16")
+
             try:
-                _, out = codec.roundtrip(audio, kbps)
+                decoded[point] = cached_copy(key, path, make)
             except BenchError as exc:
                 errors[point] = str(exc)
-                continue
-            path = example_path(out_dir, request.dataset, request.clip_id, point.codec, kbps)
-            decoded[point] = save_audio(path, out, subtype="PCM_16")
         rendered.append(RenderedExample(request, original, decoded, errors))
     return rendered
 

@@ -314,3 +314,22 @@ def test_bad_options_are_one_line_errors(clips: Path, tmp_path: Path) -> None:
                    check=False)  # fmt: skip
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr and proc.stderr.strip().startswith("error:"), proc.stderr
+
+
+def test_rerun_reuses_drawn_plots_and_decoded_examples(clips: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "c.sqlite"
+    args = ("--codecs", "opus,mp3", "--bitrates", "16,32", "--datasets", f"folder={clips}",
+            "--cache", str(cache), *COMMON)  # fmt: skip
+    run(*args, "--out", str(tmp_path / "a"))
+    kept = cache.with_name(cache.name + ".files")
+    plots = sorted((kept / "plots").glob("*.svg"))
+    examples = sorted((kept / "examples").glob("*.wav"))
+    assert plots and examples
+    stamps = {p: p.stat().st_mtime_ns for p in plots + examples}
+    run(*args, "--out", str(tmp_path / "b"))
+    assert {p: p.stat().st_mtime_ns for p in plots + examples} == stamps  # read, not redrawn
+    for name in ("a", "b"):
+        assert len(list((tmp_path / name / "plots").glob("*.svg"))) == len(plots)
+    first = sorted((tmp_path / "a" / "examples").rglob("*.wav"))
+    second = sorted((tmp_path / "b" / "examples").rglob("*.wav"))
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]

@@ -77,10 +77,16 @@ def _single_threaded_openmp() -> bool:
 
 
 def visqol_version() -> str:
-    """The installed visqol-python version."""
-    import visqol
+    """The installed visqol-python version (from its metadata: importing the package itself
+    takes over a second, which a fully cached run would pay just to build its cache keys)."""
+    from importlib import metadata
 
-    return str(visqol.__version__)
+    try:
+        return metadata.version("visqol-python")
+    except metadata.PackageNotFoundError:
+        import visqol
+
+        return str(visqol.__version__)
 
 
 def split_enabled() -> bool:

@@ -98,6 +98,7 @@ def write_report(
     examples: Iterable[RenderedExample] = (),
     *,
     min_points: int = BD_MIN_POINTS,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` for one run and return its path.
 
@@ -105,7 +106,8 @@ def write_report(
     metric) and the analysis tables ``matched_quality.csv``, ``matched_rate.csv`` and
     ``bd_rate.csv``. ``summary`` is :func:`~bench.report.summary.summarize`'s table (computed
     when ``None``); ``run_meta`` is what run.json holds; ``examples`` are the listening examples
-    the runner rendered for :func:`~bench.report.examples.select_examples`. Every file is
+    the runner rendered for :func:`~bench.report.examples.select_examples`; ``cache_dir``
+    keeps drawn plots for later runs with the same data. Every file is
     written atomically; the page last, so an index.html never points at missing plots.
     """
     check_results(results)
@@ -121,7 +123,7 @@ def write_report(
     for key, table in (("matched_quality", matched), ("matched_rate", rates), ("bd_rate", bd)):
         write_csv(out / TABLE_FILES[key], table)
     codecs = sorted(set(results["codec"].astype(str)))
-    plots = write_rd_plots(out, points, metrics, codecs, neural)
+    plots = write_rd_plots(out, points, metrics, codecs, neural, cache_dir)
     examples_by_dataset = examples_view(out, examples, results, names)
 
     domains = dataset_domains(results)

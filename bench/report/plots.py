@@ -150,15 +150,34 @@ def render_rd_svg(
     return buffer.getvalue()
 
 
+def _plot_key(rows: pd.DataFrame, info: MetricInfo, title: str, styles: Mapping) -> str:
+    """Hash of everything that shapes one plot: its data, labels, styles, matplotlib's version
+    and this module's own code."""
+    import matplotlib
+
+    digest = hashlib.sha256()
+    digest.update(Path(__file__).read_bytes())
+    digest.update(f"{matplotlib.__version__}\0{info!r}\0{title}\0".encode("utf-8", "replace"))
+    used = sorted(str(c) for c in rows["codec"].unique())
+    digest.update(repr([(c, sorted(dict(styles.get(c, {})).items())) for c in used]).encode())
+    digest.update(rows.to_csv(index=False, float_format="%.17g").encode("utf-8", "replace"))
+    return digest.hexdigest()
+
+
 def write_rd_plots(
     out_dir: str | os.PathLike[str],
     points: pd.DataFrame,
     metrics: Mapping[str, MetricInfo],
     codecs: list[str],
     neural: set[str],
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> list[PlotFile]:
     """Write one SVG per (dataset, metric) present in ``points`` (from ``rd_points``) into
-    ``out_dir/plots/`` atomically; returns them in ``points`` order."""
+    ``out_dir/plots/`` atomically; returns them in ``points`` order.
+
+    With ``cache_dir``, a plot whose inputs are unchanged since an earlier run is copied from
+    there instead of drawn again (the SVG is deterministic), so a re-run from the results store
+    does not pay for matplotlib."""
     styles = codec_styles(codecs, neural)
     written: list[PlotFile] = []
     for (dataset, metric), rows in points.groupby(["dataset", "metric"], sort=False):
@@ -166,7 +185,16 @@ def write_rd_plots(
         if finite.empty:
             continue
         info = metrics[str(metric)]
-        svg = render_rd_svg(finite, info, f"{dataset} - {metric}", styles)
+        title = f"{dataset} - {metric}"
+        cached = None
+        if cache_dir is not None:
+            cached = Path(cache_dir) / f"{_plot_key(finite, info, title, styles)}.svg"
+        if cached is not None and cached.is_file():
+            svg = cached.read_bytes()
+        else:
+            svg = render_rd_svg(finite, info, title, styles)
+            if cached is not None:
+                atomic_write_bytes(cached, svg)
         name = plot_file_name(str(dataset), str(metric))
         atomic_write_bytes(Path(out_dir) / name, svg)
         written.append(PlotFile(str(dataset), str(metric), name))
