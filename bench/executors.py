@@ -7,8 +7,11 @@ them. Neither lets one point's failure stop the others.
 The local executor runs its own pool of worker processes (``spawn``), each with a pipe, rather
 than ``concurrent.futures``: a worker that crashes (a segfault in a codec library) or a point
 that hangs past its timeout only costs that point. The worker is replaced and the clip's
-remaining points go on. With Dask, the cluster retries a job whose worker died; a job that
-still fails is recorded as failed for all its points.
+remaining points go on. When no job is left to hand out, an idle worker takes the second half
+of the not-yet-started points of the busiest worker's clip (it loads the clip and prepares its
+references again: a small cost next to a worker sitting idle at the end of the run). With Dask,
+the cluster retries a job whose worker died; a job that still fails is recorded as failed for
+all its points.
 """
 
 from __future__ import annotations
@@ -59,8 +62,32 @@ def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
             return
         if job is None:
             return
-        run_job(job, conn.send)
+        if isinstance(job, tuple):  # a cut that arrived after its job ended: nothing to do
+            continue
+        control = _Control(conn, job)
+        run_job(job, conn.send, control.stop_before)
+        if control.closing:
+            return
         conn.send(("done", job.job_id))
+
+
+class _Control:
+    """Messages the main process sends a worker during a job: ``("cut", job_id, index)`` (the
+    points from ``index`` on went to another worker) or ``None`` (stop)."""
+
+    def __init__(self, conn: Connection, job: Job) -> None:
+        self.conn, self.job_id = conn, job.job_id
+        self.cut = len(job.points)
+        self.closing = False
+
+    def stop_before(self) -> int:
+        while not self.closing and self.conn.poll():
+            message = self.conn.recv()
+            if message is None:
+                self.closing = True
+            elif message[0] == "cut" and message[1] == self.job_id:
+                self.cut = min(self.cut, message[2])
+        return 0 if self.closing else self.cut
 
 
 def _die_with_parent() -> None:
@@ -89,6 +116,18 @@ class _Worker:
     since: float = 0.0  # when the job or the point in progress began
     done: set[int] = field(default_factory=set)
     ready: bool = False  # finished its start-up (imports, plug-ins)
+    cut: int | None = None  # points from here on were handed to another worker
+
+    def limit(self) -> int:
+        """End (exclusive) of the points of the current job this worker still owns."""
+        assert self.job is not None
+        return len(self.job.points) if self.cut is None else self.cut
+
+    def next_index(self) -> int:
+        """The first point of the current job it has not started (points run in order)."""
+        if self.index is not None:
+            return self.index + 1
+        return max(self.done) + 1 if self.done else 0
 
 
 def _signal_name(exitcode: int | None) -> str:
@@ -113,6 +152,7 @@ class LocalExecutor:
         self.timeout_s = timeout_s
         self._context = mp.get_context("spawn")  # no fork of a process holding threads/locks
         self.restarts = 0
+        self.steals = 0  # jobs split to keep an idle worker busy
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -142,15 +182,21 @@ class LocalExecutor:
         attempts: dict[int, int] = {}
         startup_failures = 0
         next_id = max((job.job_id for job in jobs), default=0) + 1
-        workers = [self._start() for _ in range(min(self.jobs, len(jobs)))]
+        # Up to one worker per point, not per job: idle workers take over parts of long jobs.
+        points = sum(len(job.points) for job in jobs)
+        workers = [self._start() for _ in range(min(self.jobs, points))]
         try:
             while queue or any(w.job is not None for w in workers):
                 for worker in workers:
-                    if worker.job is None and queue:
-                        job = queue.popleft()
-                        worker.job, worker.index, worker.done = job, None, set()
-                        worker.since = time.monotonic()
-                        worker.conn.send(job)
+                    if worker.job is not None:
+                        continue
+                    job = queue.popleft() if queue else self._steal(workers, next_id)
+                    if job is None:
+                        continue
+                    next_id = max(next_id, job.job_id + 1)
+                    worker.job, worker.index, worker.done = job, None, set()
+                    worker.cut, worker.since = None, time.monotonic()
+                    worker.conn.send(job)
                 busy = [w for w in workers if w.job is not None]
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], 0.5)
                 for worker in busy:
@@ -192,6 +238,28 @@ class LocalExecutor:
             for worker in workers:
                 self._stop(worker)
 
+    def _steal(self, workers: list[_Worker], job_id: int) -> Job | None:
+        """The second half of the unstarted points of the busiest worker, as a new job (or
+        None when no worker has two or more points left to start)."""
+        victim, most = None, 1
+        for worker in workers:
+            if worker.job is not None:
+                left = worker.limit() - worker.next_index()
+                if left > most:
+                    victim, most = worker, left
+        if victim is None:
+            return None
+        assert victim.job is not None
+        end = victim.limit()
+        victim.cut = end - most // 2
+        try:
+            victim.conn.send(("cut", victim.job.job_id, victim.cut))
+        except OSError:  # it just died: the crash handling re-queues its points
+            victim.cut = end
+            return None
+        self.steals += 1
+        return remap(job_id, victim.job, list(range(victim.cut, end)))
+
     def _handle(self, worker: _Worker, event: tuple, on_result: OnResult) -> None:
         kind = event[0]
         if kind == "ready":
@@ -208,9 +276,12 @@ class LocalExecutor:
             worker.index = None
             worker.since = time.monotonic()
             assert worker.job is not None
-            on_result(worker.job, index, fields, scores)
+            # A point past the cut was started before the worker read the cut: the worker
+            # that took it over reports it, so each point is reported exactly once.
+            if index < worker.limit():
+                on_result(worker.job, index, fields, scores)
         elif kind == "done":
-            worker.job, worker.index = None, None
+            worker.job, worker.index, worker.cut = None, None, None
 
     def _fail(
         self,
@@ -231,20 +302,22 @@ class LocalExecutor:
             message = f"timed out after {self.timeout_s:g} s (worker stopped)"
         else:
             message = f"worker process died ({_signal_name(process.exitcode)})"
+        limit = worker.limit()
         worker.job = None
         if worker.index is not None:  # a point was running: it alone fails
-            on_result(job, worker.index, error_fields(message, failure), {})
+            if worker.index < limit:  # (past the cut, another worker has it)
+                on_result(job, worker.index, error_fields(message, failure), {})
             worker.done.add(worker.index)
         else:  # died loading the clip or preparing the reference: retry the job once
             tries = attempts.get(job.job_id, 0) + 1
             if tries >= SETUP_ATTEMPTS:
                 message = f"{message} while loading the clip or preparing its reference"
-                for index in range(len(job.points)):
+                for index in range(limit):
                     if index not in worker.done:
                         on_result(job, index, error_fields(message, failure), {})
                 return None
             attempts[next_id] = tries
-        rest = [i for i in range(len(job.points)) if i not in worker.done]
+        rest = [i for i in range(limit) if i not in worker.done]
         return remap(next_id, job, rest) if rest else None
 
     @staticmethod

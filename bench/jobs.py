@@ -105,8 +105,13 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return f"{type(exc).__name__}: {exc}{place}", "internal"
 
 
-def run_job(job: Job, emit: Emit) -> None:
-    """Do one job, emitting a ``result`` for every point (see the module docstring)."""
+def run_job(job: Job, emit: Emit, stop_before: Callable[[], int] | None = None) -> None:
+    """Do one job, emitting a ``result`` for every point (see the module docstring).
+
+    ``stop_before``, asked before each point, gives the index of the first point this worker
+    no longer owns (the local executor hands the end of a long job to an idle worker); the job
+    ends there.
+    """
     from bench.metrics import get_metric, prepare_reference
 
     start = time.process_time()
@@ -130,6 +135,8 @@ def run_job(job: Job, emit: Emit) -> None:
     timings = {"load_cpu_s": loaded - start, "prepare_cpu_s": time.process_time() - loaded}
     emit(("clip", job.job_id, timings))
     for index, point in enumerate(job.points):
+        if stop_before is not None and index >= stop_before():
+            return
         emit(("start", job.job_id, index))
         fields, scores = run_point(audio, prepared, point)
         emit(("result", job.job_id, index, fields, scores))

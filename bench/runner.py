@@ -270,6 +270,7 @@ def run_benchmark(
                 raise
             progress.close()
             meta["worker_restarts"] = getattr(executor, "restarts", 0)
+            meta["work_steals"] = getattr(executor, "steals", 0)
         compute_s = time.time() - compute_start
         computed_keys = {point.key for job in jobs for point in job.points}
         results = _results_table(planned, store, transient, all_metrics, metric_keys, computed_keys)
@@ -327,21 +328,27 @@ def _jobs(
             Point(item.key, item.codec.name, item.kbps, tuple(names))
         )
     # Longest first (LPT scheduling): the last jobs to start are short, so no worker sits idle
-    # at the end while another finishes a long clip. Cost ~ points x clip size.
+    # at the end while another finishes a long clip. Cost ~ points x clip length.
     ordered = sorted(by_clip.items(), key=lambda kv: -len(kv[1]) * _clip_size(kv[0]))
     jobs = [Job(i, clip, tuple(points)) for i, (clip, points) in enumerate(ordered)]
     return jobs, todo
 
 
 def _clip_size(clip: Any) -> float:
-    """A cheap proxy of a clip's cost: its file size, or its length for generated clips."""
+    """A cheap proxy of a clip's cost: its length in seconds from the file's header (file size
+    says little across formats: a FLAC utterance is smaller than a shorter WAV clip)."""
     if clip.path is not None:
+        import soundfile as sf
+
         try:
-            return float(Path(clip.path).stat().st_size)
-        except OSError:
-            return 0.0
+            return float(sf.info(str(clip.path)).duration)
+        except Exception:  # not a soundfile format (or unreadable): guess from the size
+            try:
+                return Path(clip.path).stat().st_size / 16_000  # ~128 kbps
+            except OSError:
+                return 0.0
     seconds = clip.meta.get("seconds") if hasattr(clip, "meta") else None
-    return float(seconds or 1.0) * 88_200  # as if 16-bit 44.1 kHz
+    return float(seconds or 1.0)
 
 
 def _results_table(

@@ -1,0 +1,110 @@
+"""The local executor's work sharing: an idle worker takes the end of a busy worker's clip.
+
+A plug-in codec that sleeps in ``encode`` makes one clip's points slow enough that the second
+worker runs out of jobs while the first still has most of the clip to do; every point must
+then be reported exactly once, and some by each worker.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bench.datasets import load_clips
+from bench.executors import LocalExecutor
+from bench.jobs import Job, Point, WorkerSetup
+
+SLOW = """
+import os
+import time
+
+import numpy as np
+
+from bench.audio import Audio
+from bench.codecs.base import Bitrates, Codec, Encoded
+from bench.codecs import register_codec
+
+
+@register_codec
+class Slow(Codec):
+    name = "t-slow"
+    bitrates = Bitrates(ladder=tuple(range(1, 13)))
+
+    def encode(self, audio, kbps):
+        time.sleep(0.15)
+        data = audio.to_pcm16().tobytes()
+        return Encoded(data, len(data), audio.duration, kbps, params={"pid": os.getpid()})
+
+    def decode(self, data):
+        return Audio.from_pcm(np.frombuffer(data, "<i2"), 16000)
+"""
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> WorkerSetup:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "slow.py").write_text(textwrap.dedent(SLOW))
+    return WorkerSetup(plugin_dirs=(str(plugins),))
+
+
+def one_clip_job(folder: Path, points: int) -> Job:
+    folder.mkdir()
+    t = np.arange(4000) / 16000
+    sf.write(folder / "a.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    (clip,) = load_clips(f"folder={folder}")
+    return Job(0, clip, tuple(Point(f"k{i}", "t-slow", i + 1, ()) for i in range(points)))
+
+
+def test_an_idle_worker_takes_over_the_end_of_a_long_job(
+    setup: WorkerSetup, tmp_path: Path
+) -> None:
+    job = one_clip_job(tmp_path / "clips", 12)
+    seen: Counter[str] = Counter()
+    pids: dict[str, int] = {}
+
+    def on_result(job: Job, index: int, fields: dict, scores: dict) -> None:
+        point = job.points[index]
+        assert fields["status"] == "ok", fields
+        seen[point.key] += 1
+        pids[point.key] = fields["params"]["pid"]
+
+    executor = LocalExecutor(2, setup, timeout_s=60)
+    executor.run([job], on_result)
+    assert seen == Counter({p.key: 1 for p in job.points})  # each exactly once
+    assert executor.steals >= 1
+    assert len(set(pids.values())) == 2  # both workers computed some of the clip
+    assert os.getpid() not in pids.values()
+
+
+def test_with_one_worker_nothing_is_split(setup: WorkerSetup, tmp_path: Path) -> None:
+    job = one_clip_job(tmp_path / "clips", 4)
+    seen: Counter[str] = Counter()
+    executor = LocalExecutor(1, setup, timeout_s=60)
+    executor.run([job], lambda job, index, fields, scores: seen.update([job.points[index].key]))
+    assert seen == Counter({p.key: 1 for p in job.points})
+    assert executor.steals == 0
+
+
+def test_a_cut_arriving_after_its_job_ended_is_ignored(setup: WorkerSetup, tmp_path: Path) -> None:
+    """The main process may cut a job the worker has just finished; the stale message must not
+    be taken for the next job."""
+    job = one_clip_job(tmp_path / "clips", 2)
+    executor = LocalExecutor(1, setup, timeout_s=60)
+    worker = executor._start()
+    try:
+        worker.conn.send(("cut", 41, 0))  # for a job that is over
+        worker.conn.send(job)
+        events = []
+        while not events or events[-1][0] != "done":
+            assert worker.conn.poll(60), events
+            events.append(worker.conn.recv())
+        assert [e[2] for e in events if e[0] == "result"] == [0, 1]
+    finally:
+        executor._stop(worker)
