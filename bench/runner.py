@@ -575,12 +575,15 @@ def _git_commit() -> dict[str, Any]:
     return {"commit": head, "dirty": bool(dirty)}
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape the results."""
+#: The libraries whose versions shape the results (recorded in run.json).
+LIBRARIES = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "visqol-python",
+             "torch", "constriction", "pandas", "matplotlib", "numba")  # fmt: skip
+
+
+def library_versions(names: Sequence[str] = LIBRARIES) -> dict[str, str]:
+    """Installed versions of ``names`` (default: the libraries that shape the results)."""
     from importlib import metadata
 
-    names = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "visqol-python",
-             "torch", "constriction", "pandas", "matplotlib", "numba")  # fmt: skip
     versions = {}
     for name in names:
         try:

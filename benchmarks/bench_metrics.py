@@ -23,17 +23,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe  # noqa: E402
+
 DATA = Path(os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
 ESC50_CLIP = "esc50-mini/audio/2-100648-A-43.wav"  # 5 s, 44.1 kHz, car horn
 SPEECH_CLIP = "librispeech-mini/LibriSpeech/test-other/533/1066/533-1066-0008.flac"  # 5.05 s
@@ -182,7 +184,6 @@ def worker(pure_python: bool, versions: int, repeats: int) -> dict[str, Any]:
     """One configuration, in this process: returns its measurements."""
     if pure_python:
         sys.modules["numba"] = None  # type: ignore[assignment]  # import numba -> ImportError
-    sys.path.insert(0, str(ROOT))
     from bench.audio import load_audio
     from bench.metrics import limit_numba_threads
 
@@ -205,35 +206,6 @@ def worker(pure_python: bool, versions: int, repeats: int) -> dict[str, Any]:
 
 
 # -- driver side ------------------------------------------------------------------------------
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
 def _run_worker(pure_python: bool, versions: int, repeats: int) -> dict[str, Any]:
     env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--worker", "--versions", str(versions)]
@@ -287,17 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "benchmark": "bench_metrics",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": _git("rev-parse", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain")),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu": _cpu_model(),
-            "cores": os.cpu_count(),
-            # other work on the machine inflates timings; ratios are more robust than seconds
-            "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        },
-        "versions": _versions(),
+        "machine": describe(LIBRARIES),
         "settings": {
             "versions_per_clip": args.versions,
             "repeats": args.repeats,
@@ -311,7 +273,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = args.out / f"metrics-{stamp}.json"
-    sys.path.insert(0, str(ROOT))
     from bench.fsutil import atomic_write_text
 
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")

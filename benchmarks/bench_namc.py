@@ -21,13 +21,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
-from importlib.metadata import version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,35 +37,13 @@ from bench.fsutil import atomic_write_text  # noqa: E402
 from bench.namc.config import DEFAULT_CONFIG  # noqa: E402
 from bench.namc.transform import roundtrip  # noqa: E402
 from bench.namc.weights import shipped_operating_points  # noqa: E402
+from benchmarks.machine import describe  # noqa: E402
 
 DATA = Path(os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data"))
 # Thunderstorm: sound in every normalisation block. A clip with digital silence would flatter
 # the codec (frames of constant blocks are not coded, so they cost no time either).
 DEFAULT_CLIP = DATA / "esc50-mini" / "audio" / "2-104105-A-19.wav"
 TARGET = 1000.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        return head + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def timed(func, repeats: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -153,17 +128,10 @@ def main() -> int:
     record = {
         "benchmark": "namc encode+decode speed, one CPU core",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": git_commit(),
         "machine": {
-            "cpu": cpu_model(),
+            **describe(("numpy", "constriction", "soxr")),
             "cpus_visible": len(allowed),
             "pinned_cpu": cpu,
-            "platform": platform.platform(),
-            "load_average": list(os.getloadavg()),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            **{p: version(p) for p in ("numpy", "constriction", "soxr")},
         },
         "clip": args.clip.name,
         "clip_seconds": clip.duration,

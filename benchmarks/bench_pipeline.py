@@ -31,7 +31,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe  # noqa: E402
 
 #: Targets of issue 7, as (comparison, threshold).
 TARGETS = {
@@ -128,21 +129,6 @@ def bench_args(datasets: str, limit: int, out: Path, cache: Path, *extra: str) -
     ]  # fmt: skip
 
 
-def machine() -> dict[str, Any]:
-    from bench.runner import _git_commit, library_versions
-
-    return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "git": _git_commit(),
-        "libraries": library_versions(),
-        "command": sys.argv,
-    }
-
-
 # -- 1. codec backends ---------------------------------------------------------------------------
 def codec_backends(clip_paths: list[Path]) -> dict[str, Any]:
     """Per-clip encode+decode time of each FFmpeg spec in process vs through the binary."""
@@ -224,7 +210,7 @@ def main() -> int:
     libri = args.data / "librispeech-mini" / "LibriSpeech"
     datasets = f"esc50={esc},librispeech={libri}"
     limit = 2 if args.quick else 6
-    report: dict[str, Any] = {"meta": machine(), "workload": {
+    report: dict[str, Any] = {"meta": describe(), "workload": {
         "datasets": datasets, "limit_per_dataset": limit, "codecs": WORKLOAD_CODECS}}  # fmt: skip
     results: dict[str, Any] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))

@@ -33,6 +33,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
+
 #: (dataset spec under the test data folder, clips in the full corpus, seconds of audio)
 CORPORA = {
     "esc50": ("esc50=esc50-mini", 2000, 2000 * 5.0),
@@ -107,19 +109,7 @@ def main() -> int:
     args = parser.parse_args()
     workers = [int(n) for n in args.workers.split(",")]
 
-    from bench.runner import _git_commit, library_versions
-
-    report: dict[str, Any] = {
-        "meta": {
-            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "cpus": os.cpu_count(),
-            "jobs": args.jobs,
-            "git": _git_commit(),
-            "libraries": library_versions(),
-            "command": sys.argv,
-        },
-        "corpora": {},
-    }
+    report: dict[str, Any] = {"meta": {**describe(), "jobs": args.jobs}, "corpora": {}}
     with tempfile.TemporaryDirectory(prefix="bench-projection-") as tmp:
         for name, (spec, full_clips, full_seconds) in CORPORA.items():
             key, rel = spec.split("=")
