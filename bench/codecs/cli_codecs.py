@@ -78,7 +78,6 @@ SPECS: tuple[FFmpegSpec, ...] = (
         rate_tolerance=0.20,  # 700C packs 28 bits per 40 ms into 4 bytes: 0.8 kbps measured
         waveform=False,
         envelope_lag_tolerance_s=0.012,  # worst utterances: +-9 ms, 700C +-14 ms
-        pick_rate=lambda kbps, rate: 8000,
         rate_options=lambda kbps: {"mode": _codec2_mode(kbps)},
     ),
     FFmpegSpec(
@@ -93,7 +92,6 @@ SPECS: tuple[FFmpegSpec, ...] = (
         domain="speech",
         rate_tolerance=0.03,  # 33-byte frames every 20 ms: 13.2 kbps
         lag_tolerance=1,
-        pick_rate=lambda kbps, rate: 8000,
     ),
     FFmpegSpec(
         name="twolame",

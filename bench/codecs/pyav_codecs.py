@@ -94,7 +94,6 @@ SPECS: tuple[FFmpegSpec, ...] = (
         rate_tolerance=None,
         max_channels=2,
         encoder_options={"vbr": "constrained", "application": "audio"},
-        pick_rate=lambda kbps, rate: 48000,
         packet_delay=opus_packet_delay,
         max_packet_delay=OPUS_SILK_NB_DELAY_48K,
     ),
@@ -134,7 +133,6 @@ SPECS: tuple[FFmpegSpec, ...] = (
         # The measured rate includes the one-byte frame header AMR storage carries per frame.
         rate_tolerance=0.10,
         lag_tolerance=1,  # CELP: a sub-sample residual (about -0.15 at 8 kHz) rounds to 1
-        pick_rate=lambda kbps, rate: 8000,
     ),
     FFmpegSpec(
         name="g722",
@@ -147,7 +145,6 @@ SPECS: tuple[FFmpegSpec, ...] = (
         delay=22,
         domain="speech",
         rate_tolerance=0.01,
-        pick_rate=lambda kbps, rate: 16000,
     ),
     FFmpegSpec(
         name="speex",
