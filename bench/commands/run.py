@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -37,18 +36,8 @@ failures and --strict; 2 bad options or input; 130 interrupted.
 
 
 def _bitrates(text: str) -> list[float]:
-    values = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            value = float(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {part!r}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"bitrate must be positive, got {part}")
-        values.append(value)
+    """``K1,K2,...``: one or more positive numbers."""
+    values = [positive_float(part.strip()) for part in text.split(",") if part.strip()]
     if not values:
         raise argparse.ArgumentTypeError("no bitrate given")
     return values
