@@ -329,12 +329,12 @@ def _jobs(
         )
     # Longest first (LPT scheduling): the last jobs to start are short, so no worker sits idle
     # at the end while another finishes a long clip. Cost ~ points x clip length.
-    ordered = sorted(by_clip.items(), key=lambda kv: -len(kv[1]) * _clip_size(kv[0]))
+    ordered = sorted(by_clip.items(), key=lambda kv: -len(kv[1]) * _clip_seconds(kv[0]))
     jobs = [Job(i, clip, tuple(points)) for i, (clip, points) in enumerate(ordered)]
     return jobs, todo
 
 
-def _clip_size(clip: Any) -> float:
+def _clip_seconds(clip: Any) -> float:
     """A cheap proxy of a clip's cost: its length in seconds from the file's header (file size
     says little across formats: a FLAC utterance is smaller than a shorter WAV clip)."""
     if clip.path is not None:
