@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.metrics import visqol_fast
+
 #: visqol-python versions whose pipeline this module mirrors (checked by the identity tests).
 VERIFIED_VERSIONS = ("3.8.0",)
 
@@ -53,6 +55,7 @@ MODE_RATES = {"audio": 48000, "speech": 16000}
 SLICE_CACHE_ENTRIES = 4096
 
 _lock = threading.RLock()
+_fast_allowed = True
 _apis: dict[str, Any] = {}
 _gomp: Any = None
 
@@ -92,6 +95,19 @@ def visqol_version() -> str:
 def split_enabled() -> bool:
     """Whether the reference-side split is used with the installed visqol-python."""
     return visqol_version() in VERIFIED_VERSIONS
+
+
+def fast_enabled() -> bool:
+    """Whether the split uses the faster kernels of :mod:`bench.metrics.visqol_fast` (they need
+    numba; without it the split calls visqol-python's pure-Python functions)."""
+    return _fast_allowed and split_enabled() and visqol_fast.available()
+
+
+def set_fast(allowed: bool) -> None:
+    """Allow or forbid the faster kernels for references analysed from now on (benchmarks and
+    tests compare both ways)."""
+    global _fast_allowed
+    _fast_allowed = allowed
 
 
 def get_api(mode: str) -> Any:
@@ -179,12 +195,15 @@ class VisqolReference:
     spectrogram: Any = None  # visqol.gammatone.Spectrogram
     patch_indices: list[int] = field(default_factory=list)
     slices: _SliceSpectrogramCache | None = None
+    #: Set when the faster pipeline (:mod:`bench.metrics.visqol_fast`) is used.
+    side: Any = None  # visqol_fast.ReferenceSide
 
 
 def analyse_reference(mode: str, reference: np.ndarray) -> VisqolReference:
     """Reference-side work for ``mode`` on a mono float array at the mode's rate."""
     from visqol.analysis_window import AnalysisWindow
     from visqol.audio_utils import AudioSignal
+    from visqol.patch_creator import VadPatchCreator
     from visqol.signal_utils import upper_envelope
     from visqol.visqol_manager import OVERLAP
 
@@ -194,20 +213,32 @@ def analyse_reference(mode: str, reference: np.ndarray) -> VisqolReference:
         if not split_enabled():
             return VisqolReference(mode, signal, split=False)
         window = AnalysisWindow(signal.sample_rate, OVERLAP)
-        spectrogram = manager.spect_builder.build(signal, window)
+        fast = fast_enabled()
+        if fast:
+            spectrogram = visqol_fast.build_spectrogram(
+                manager.spect_builder, signal.data, signal.sample_rate, window
+            )
+        else:
+            spectrogram = manager.spect_builder.build(signal, window)
         spectrogram.data.setflags(write=False)
         # Patch indices depend on the reference only: the image creator (audio mode) reads the
         # spectrogram's width, the VAD creator (speech mode) that width and the reference
         # signal. Neither reads values that prepare_spectrograms_for_comparison changes.
-        indices = manager.patch_creator.create_ref_patch_indices(spectrogram.data, signal, window)
+        creator = manager.patch_creator
+        if fast and isinstance(creator, VadPatchCreator):
+            indices = visqol_fast.vad_patch_indices(creator, spectrogram.data, signal, window)
+        else:
+            indices = creator.create_ref_patch_indices(spectrogram.data, signal, window)
+        envelope = None if manager.disable_global_alignment else upper_envelope(signal.data)
         return VisqolReference(
             mode=mode,
             signal=signal,
             split=True,
-            envelope=None if manager.disable_global_alignment else upper_envelope(signal.data),
+            envelope=envelope,
             spectrogram=spectrogram,
             patch_indices=list(indices),
             slices=_SliceSpectrogramCache(manager.spect_builder),
+            side=visqol_fast.ReferenceSide(signal.sample_rate, envelope) if fast else None,
         )
 
 
@@ -216,6 +247,9 @@ def _globally_align(ref: VisqolReference, degraded: Any) -> Any:
     from visqol.audio_utils import AudioSignal
     from visqol.signal_utils import find_best_lag, upper_envelope
 
+    if ref.side is not None:
+        data = visqol_fast.globally_align(ref.side, ref.signal.data, degraded.data)
+        return degraded if data is degraded.data else AudioSignal(data, degraded.sample_rate)
     best_lag = find_best_lag(ref.envelope, upper_envelope(degraded.data))
     if best_lag == 0 or abs(best_lag) > len(ref.signal.data) / 2.0:
         return degraded
@@ -239,20 +273,34 @@ def _calculate_similarity(ref: VisqolReference, degraded: Any, manager: Any) -> 
     from visqol.visqol_manager import OVERLAP
 
     window = AnalysisWindow(ref.signal.sample_rate, OVERLAP)
+    rate = ref.signal.sample_rate
     degraded = scale_to_match_sound_pressure_level(ref.signal, degraded)
-    deg_spectrogram = manager.spect_builder.build(degraded, window)
-    ref_db, deg_db = prepare_spectrograms_for_comparison(ref.spectrogram, deg_spectrogram)
-    frame_duration = core.calc_frame_duration(
-        int(window.size * window.overlap), ref.signal.sample_rate
-    )
-    ref_patches = manager.patch_creator.create_patches_from_indices(ref_db, ref.patch_indices)
-    matches = find_most_optimal_deg_patches(
-        ref_patches, ref.patch_indices, deg_db, frame_duration, manager.search_window
-    )
-    if not manager.disable_realignment:
-        matches = finely_align_and_recreate_patches(
-            matches, ref.signal, degraded, ref.slices, window
+    fast = ref.side is not None
+    if fast:
+        deg_spectrogram = visqol_fast.build_spectrogram(
+            manager.spect_builder, degraded.data, rate, window
         )
+    else:
+        deg_spectrogram = manager.spect_builder.build(degraded, window)
+    ref_db, deg_db = prepare_spectrograms_for_comparison(ref.spectrogram, deg_spectrogram)
+    frame_duration = core.calc_frame_duration(int(window.size * window.overlap), rate)
+    ref_patches = manager.patch_creator.create_patches_from_indices(ref_db, ref.patch_indices)
+    search = visqol_fast.find_most_optimal_deg_patches if fast else find_most_optimal_deg_patches
+    matches = search(ref_patches, ref.patch_indices, deg_db, frame_duration, manager.search_window)
+    if not manager.disable_realignment:
+        if fast:
+            matches = visqol_fast.finely_align_and_recreate_patches(
+                matches,
+                ref.side,
+                visqol_fast.SignalSpectrogram(ref.signal.data, rate, ref.spectrogram),
+                visqol_fast.SignalSpectrogram(degraded.data, rate, deg_spectrogram),
+                manager.spect_builder,
+                window,
+            )
+        else:
+            matches = finely_align_and_recreate_patches(
+                matches, ref.signal, degraded, ref.slices, window
+            )
     fvnsim = core.calc_per_patch_mean_freq_band_means(matches)
     fvnsim10 = core.calc_per_patch_freq_band_quantile(matches, 0.10)
     fstdnsim = core.calc_per_patch_mean_freq_band_stddevs(matches, frame_duration)
