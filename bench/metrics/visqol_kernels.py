@@ -144,7 +144,10 @@ def degraded_local_terms(
     return ext, inner_m, inner_s, left_m, left_s, right_m, right_s
 
 
-@njit(cache=True)
+# error_model="numpy": numba's default ("python") checks every division for a zero divisor to
+# raise ZeroDivisionError, and that check keeps LLVM from vectorising the offset loop. Both
+# divisors here are >= c1 or c3 > 0, so no division can be by zero and the results are the same.
+@njit(cache=True, error_model="numpy")
 def _patch_similarities(
     ref_patch: np.ndarray,
     mu_r: np.ndarray,
@@ -190,28 +193,32 @@ def _patch_similarities(
             mean_ref = mu_r[row, col]
             ref_mean_sq = mean_ref * mean_ref
             ref_var = sigma_r_sq[row, col]
+            # views starting at offset ``low``: the loop below indexes them with o >= 0 only,
+            # so numba emits no negative-index wraparound and LLVM vectorises it
+            d00, d01, d02 = e0[low + k0 :], e0[low + col :], e0[low + k2 :]
+            d10, d11, d12 = e1[low + k0 :], e1[low + col :], e1[low + k2 :]
+            d20, d21, d22 = e2[low + k0 :], e2[low + col :], e2[low + k2 :]
+            means = mean_row[low + shift :]
+            squares = square_row[low + shift :]
             for o in range(count):
-                j = low + o
-                a = j + k0
-                b = j + col
-                c = j + k2
-                cross = 0.0 + w00 * (q00 * e0[a])
-                cross += w01 * (q01 * e0[b])
-                cross += w02 * (q02 * e0[c])
-                cross += w10 * (q10 * e1[a])
-                cross += w11 * (q11 * e1[b])
-                cross += w12 * (q12 * e1[c])
-                cross += w20 * (q20 * e2[a])
-                cross += w21 * (q21 * e2[b])
-                cross += w22 * (q22 * e2[c])
-                mean_deg = mean_row[j + shift]
+                cross = 0.0 + w00 * (q00 * d00[o])
+                cross += w01 * (q01 * d01[o])
+                cross += w02 * (q02 * d02[o])
+                cross += w10 * (q10 * d10[o])
+                cross += w11 * (q11 * d11[o])
+                cross += w12 * (q12 * d12[o])
+                cross += w20 * (q20 * d20[o])
+                cross += w21 * (q21 * d21[o])
+                cross += w22 * (q22 * d22[o])
+                mean_deg = means[o]
                 deg_mean_sq = mean_deg * mean_deg
                 mean_cross = mean_ref * mean_deg
-                deg_variance = square_row[j + shift] - deg_mean_sq
+                deg_variance = squares[o] - deg_mean_sq
                 covariance = cross - mean_cross
                 intensity = (2.0 * mean_cross + c1) / (ref_mean_sq + deg_mean_sq + c1)
                 variance_product = ref_var * deg_variance
-                denominator = c3 if variance_product < 0.0 else np.sqrt(variance_product) + c3
+                # sqrt(max(vp, 0)) + c3 is c3 for vp < 0, as visqol-python's branch gives
+                denominator = np.sqrt(max(variance_product, 0.0)) + c3
                 band[o] += intensity * ((covariance + c3) / denominator)
         for o in range(count):
             out[o] += band[o] / cols
