@@ -73,11 +73,15 @@ def _assert_same_result(split, direct) -> None:
         )
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "visqol-functions"])
 @pytest.mark.parametrize(
     ("mode", "clip_name"), [("audio", "horn_clip"), ("speech", "short_speech")]
 )
-def test_split_gives_exactly_visqol_pythons_result(request, with_noise, mode, clip_name) -> None:
+def test_split_gives_exactly_visqol_pythons_result(
+    request, monkeypatch: pytest.MonkeyPatch, with_noise, mode, clip_name, fast
+) -> None:
     assert vs.split_enabled()
+    monkeypatch.setattr(vs, "_fast_allowed", fast)
     clip = request.getfixturevalue(clip_name).resample(vs.MODE_RATES[mode]).mono()
     ref = clip.samples[0].astype(np.float64)
     prepared = vs.analyse_reference(mode, ref)
@@ -86,7 +90,10 @@ def test_split_gives_exactly_visqol_pythons_result(request, with_noise, mode, cl
         for degraded in degradations.values():
             deg = degraded.samples[0].astype(np.float64)
             _assert_same_result(vs.compare(prepared, deg), vs.measure_direct(mode, ref, deg))
-    assert prepared.slices is not None and prepared.slices.hits > 0
+    if fast:  # reference slice envelopes and FFTs were computed once and reused
+        assert prepared.side is not None and prepared.side.slice_envelopes
+    else:
+        assert prepared.slices is not None and prepared.slices.hits > 0
 
 
 def _write_stereo_48k(path: Path, audio: Audio) -> None:
