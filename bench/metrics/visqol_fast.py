@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
-#: Reference-slice entries kept per clip (envelopes, FFTs, spectrograms; each a few kB).
-CACHE_ENTRIES = 4096
+#: Bytes of reference-side arrays (envelopes, FFTs, spectrograms) kept per clip. A 5-s clip
+#: needs about 10 MB in audio mode (the global-alignment FFT alone is 4 MB); degraded versions
+#: of other lengths add entries, so the memo stops growing here rather than at a count.
+CACHE_BYTES = 64 * 1024 * 1024
 
 _coefficients: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -130,11 +132,18 @@ class SignalSpectrogram:
 
 
 class _Bounded(dict):  # type: ignore[type-arg]
-    """A dict that stops accepting new keys at :data:`CACHE_ENTRIES`."""
+    """A dict of arrays (or spectrograms) that stops accepting new keys at ``budget`` bytes."""
+
+    def __init__(self, budget: int = CACHE_BYTES) -> None:
+        super().__init__()
+        self.budget = budget
+        self.nbytes = 0
 
     def put(self, key: Any, value: Any) -> Any:
-        if len(self) < CACHE_ENTRIES:
+        size = int(getattr(getattr(value, "data", value), "nbytes", 0))
+        if self.nbytes + size <= self.budget:
             self[key] = value
+            self.nbytes += size
         return value
 
 

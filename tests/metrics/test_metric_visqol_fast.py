@@ -219,3 +219,13 @@ def test_without_the_fast_kernels_values_are_the_same(short_speech: Audio, with_
     finally:
         vs.set_fast(True)
     _assert_close(fast, split)
+
+
+def test_reference_memo_stops_at_its_byte_budget() -> None:
+    from bench.metrics import visqol_fast
+
+    memo = visqol_fast._Bounded(budget=1000)
+    first = memo.put("a", np.zeros(100))  # 800 bytes: kept
+    second = memo.put("b", np.zeros(100))  # would exceed 1000: returned, not kept
+    assert first.size == second.size == 100
+    assert list(memo) == ["a"] and memo.nbytes == 800
