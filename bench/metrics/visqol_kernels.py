@@ -217,7 +217,8 @@ def _patch_similarities(
                 covariance = cross - mean_cross
                 intensity = (2.0 * mean_cross + c1) / (ref_mean_sq + deg_mean_sq + c1)
                 variance_product = ref_var * deg_variance
-                # sqrt(max(vp, 0)) + c3 is c3 for vp < 0, as visqol-python's branch gives
+                # sqrt(max(vp, 0)) + c3 is c3 for vp < 0, as visqol-python's branch gives (a NaN
+                # vp would differ, but NaN/inf signals are rejected before any metric runs)
                 denominator = np.sqrt(max(variance_product, 0.0)) + c3
                 band[o] += intensity * ((covariance + c3) / denominator)
         for o in range(count):
