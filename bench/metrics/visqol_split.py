@@ -18,6 +18,10 @@ depends on the reference alone. This module splits that pipeline
     the split changes no value: ``tests/metrics/test_visqol.py`` checks that every field of the
     result equals ``measure_from_arrays``'s exactly.
 
+With numba available (:func:`fast_enabled`), both halves use the faster, bit-identical parts
+of :mod:`bench.metrics.visqol_fast` instead of visqol-python's gammatone builder, patch search,
+alignment and fine realignment.
+
 The split mirrors visqol-python's internals, so it is enabled only for the versions it was
 verified against (:data:`VERIFIED_VERSIONS`); with any other version :func:`compare` calls
 ``run_from_signals`` directly (correct, just without the saving).
