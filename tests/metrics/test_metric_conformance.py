@@ -8,7 +8,8 @@
   conformance.h`` of google/visqol, tolerance ``kTolerance = 0.0001``). Their audio comes from
   third-party recordings (TCDAudio14) with no licence stated, so it is not shipped: these tests
   read google/visqol's ``testdata/`` folder named by ``$BENCH_CONFORMANCE_DATA`` and are skipped
-  without it. A file there whose SHA-256 is not upstream's fails the test.
+  without it. A file there whose SHA-256 is not upstream's (``conformance/visqol-testdata.
+  sha256``) fails the test.
 
 The values and differences are tabulated in docs/metrics.md ("Against the reference
 implementations").
@@ -40,31 +41,8 @@ PESQ_FILES = {
 PESQ_PUBLISHED = {"pesq_wb": 1.0832337141036987, "pesq_nb16": 1.6072081327438354}
 
 VISQOL_ENV = "BENCH_CONFORMANCE_DATA"
-#: google/visqol testdata files used here (commit 38d0b01): path -> SHA-256.
-VISQOL_FILES = {
-    "conformance_testdata_subset/castanets48_stereo.wav": "9d47aac38d9ccca511be0419222a0bf6125b411f8b4600c6a289fbcd78bd0cb7",
-    "conformance_testdata_subset/contrabassoon48_stereo.wav": "80a2732de2963785c6fbdd3ac9fc51f72d77a747d189609d7b20a9efc2b7ad6d",
-    "conformance_testdata_subset/contrabassoon48_stereo_24kbps_aac.wav": "9ddf816b48142ffec2180440909727094e5d669ea47bc73c03102edeb0c24f49",
-    "conformance_testdata_subset/glock48_stereo.wav": "0c36171272f190c3ff826eb51f23c2b87298f3cb463efd495b6160a1cc59883d",
-    "conformance_testdata_subset/glock48_stereo_48kbps_aac.wav": "f964e77fa04a4dfb0180b268a9425fe8b466f2c0ed372d6b4fa93769f6000303",
-    "conformance_testdata_subset/guitar48_stereo.wav": "88225befce729ca347b9d8ba9401c16fcbb3b5b54f057ba1da60fcebfb6d0872",
-    "conformance_testdata_subset/guitar48_stereo_64kbps_aac.wav": "a038c59fe57cf026a312f4719453409996d69df5db3d3fafa360c3e9350cdb6a",
-    "conformance_testdata_subset/harpsichord48_stereo.wav": "93ecba59f8f104a19e87a45fb8ec769449cb85704ae6a047a82d884fa494116b",
-    "conformance_testdata_subset/harpsichord48_stereo_96kbps_mp3.wav": "9fda2011625f099de0a36920ee227f9a03ce5161fa493639c1e4e3ed9daac0c3",
-    "conformance_testdata_subset/moonlight48_stereo.wav": "daa0bd83c5b193d55657528ca8f04289c2421848a9cd1a0ef452f945a1e0b322",
-    "conformance_testdata_subset/moonlight48_stereo_128kbps_aac.wav": "54949def486d457662f4b0266ec2ab15386db56522dd76097cc08052d9da1fe8",
-    "conformance_testdata_subset/ravel48_stereo.wav": "15f383ee739a7936cac946419dd896525e22327f449060fac6ea0890c097fc44",
-    "conformance_testdata_subset/ravel48_stereo_128kbps_opus.wav": "08a4fc50e8a0171ea26b8778dec732cec2fe362e49b320a31c8c36eda2100727",
-    "conformance_testdata_subset/sopr48_stereo.wav": "7db23a912a337ff88533175d8e9fcf6dd0b1002473852eb4a7670644102a6cbe",
-    "conformance_testdata_subset/sopr48_stereo_256kbps_aac.wav": "4687be76845b53d6ef94a7fc80b265a34ff4a135aba26f8315277e4928020ada",
-    "conformance_testdata_subset/steely48_stereo.wav": "4ea466e5ee48224d78502799b9547ee4fbab1e3b8552757b3f1019017676b67a",
-    "conformance_testdata_subset/steely48_stereo_lp7.wav": "8ab15cf7a792cbc40ecf67420a5450078f64e78156c5055b4793288b219fc1a7",
-    "conformance_testdata_subset/strauss48_stereo.wav": "1579948f92658b44a58ab87464a66ce6a0578996261b8d6c17d8a5952f90ad2f",
-    "conformance_testdata_subset/strauss48_stereo_lp35.wav": "85e7bf9e2864cfa22ed830f44d23ebacc3f6b0316f1ac47d766ec210ee2d3ab2",
-    "short_duration/5_second/guitar48_stereo_5_sec.wav": "3d12e81a1e41fdd93df0073219174cd26e0e1c0556d373dbd2ae555bbfed156b",
-    "clean_speech/CA01_01.wav": "9d150f092cd14a98c2ae2ff8ca8e5bc9445e245a95db5074ca75103bad61ae16",
-    "clean_speech/transcoded_CA01_01.wav": "ffb070bed063b9aba29ce2d156726c4dedb5ff6a827eea7a8b060606efad4232",
-}
+#: google/visqol testdata files used here (commit 38d0b01), in ``sha256sum`` format.
+VISQOL_MANIFEST = DATA / "visqol-testdata.sha256"
 
 #: C++ conformance_test.cc's tolerance.
 CPP_TOLERANCE = 1e-4
@@ -151,9 +129,7 @@ def test_pesq_matches_python_pesqs_published_values(capsys, pesq_pair) -> None:
         assert prepared[name] == published, name
 
 
-def test_pesq_nb_is_p862_at_8_khz_and_differs_from_the_16_khz_convention(
-    capsys, pesq_pair
-) -> None:
+def test_pesq_nb_is_p862_at_8_khz_and_differs_from_the_16_khz_convention(capsys, pesq_pair) -> None:
     import pesq
 
     ref, deg = pesq_pair
@@ -190,7 +166,8 @@ def visqol_data() -> Path:
     folder = Path(value)
     if (folder / "testdata").is_dir():  # a google/visqol checkout
         folder = folder / "testdata"
-    for name, digest in VISQOL_FILES.items():
+    for line in VISQOL_MANIFEST.read_text(encoding="utf-8").splitlines():
+        digest, name = line.split(maxsplit=1)
         path = folder / name
         assert path.is_file(), f"${VISQOL_ENV}: {path} is missing"
         assert _sha256(path) == digest, f"${VISQOL_ENV}: {path} is not google/visqol's file"
