@@ -242,7 +242,8 @@ class Metric(ABC):
         """Score raw float arrays (1-D mono or ``(channels, frames)``) given at ``rate``.
 
         Unlike :class:`~bench.audio.Audio`, raw arrays may hold NaN or inf: that gives
-        ``non_finite``; different shapes give ``length_mismatch``; empty arrays ``too_short``.
+        ``non_finite``; different shapes give ``length_mismatch`` (only different channel counts
+        for a metric that :attr:`aligns_itself`); empty arrays ``too_short``.
         """
         try:
             ref = np.asarray(reference)
@@ -253,7 +254,8 @@ class Metric(ABC):
                 if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
                     bad = int(array.size - np.count_nonzero(np.isfinite(array)))
                     return MetricResult.fail("non_finite", f"{label} has {bad} NaN/inf sample(s)")
-            if ref.shape != deg.shape:
+            other_length = self.aligns_itself and ref.shape[:-1] == deg.shape[:-1]
+            if ref.shape != deg.shape and not other_length:
                 return MetricResult.fail(
                     "length_mismatch", f"reference shape {ref.shape}, degraded {deg.shape}"
                 )
