@@ -71,12 +71,13 @@ SHORT_PAIRS = [
 _CA01 = "clean_speech/CA01_01.wav"
 _CA01_CODED = "clean_speech/transcoded_CA01_01.wav"
 #: Speech-mode conformance (48 kHz input, as the C++ test runs it): (reference, degraded,
-#: lattice mapper?, C++ expected MOS, visqol-python's tolerance). visqol-python 3.8.0 documents
-#: 0.0023 (lattice) and 0.0011 (exponential) from the C++ values on this pair.
+#: lattice mapper?, C++ expected MOS, tolerance). visqol-python 3.8.0 documents 0.0023
+#: (lattice) and 0.0011 (exponential) from the C++ values on the coded pair, so those are held
+#: to 3e-3 and 1.5e-3; the identity pair is within the C++ tolerance.
 SPEECH_CPP = [
     (_CA01, _CA01_CODED, True, 3.3129234313964844, 3e-3),
     (_CA01, _CA01_CODED, False, 3.374505555111911, 1.5e-3),
-    (_CA01, _CA01, True, 4.505550384521484, 3e-3),
+    (_CA01, _CA01, True, 4.505550384521484, CPP_TOLERANCE),  # measured: 6e-6 off
 ]
 
 
