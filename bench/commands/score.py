@@ -106,8 +106,8 @@ def align_pair(reference: Audio, degraded: Audio) -> tuple[Audio, Audio, dict[st
     """
     from bench.align import estimate_lag
 
-    max_lag = max(0, min(round(ALIGN_MAX_LAG_S * reference.rate), reference.frames - 1,
-                         degraded.frames - 1))  # fmt: skip
+    shortest = min(reference.frames, degraded.frames)
+    max_lag = max(0, min(round(ALIGN_MAX_LAG_S * reference.rate), shortest - 1))
     lag = estimate_lag(reference, degraded, max_lag)
     ref_start, deg_start = (0, lag) if lag >= 0 else (-lag, 0)
     frames = min(reference.frames - ref_start, degraded.frames - deg_start)
