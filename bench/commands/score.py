@@ -50,7 +50,7 @@ default set: pesq_nb16 (narrowband PESQ on 16 kHz input) is computed only when n
 explicitly named metrics that do not apply are computed but marked "applicable": false.
 
 Exit status: 0 scored (even when some values are null), 2 unreadable file, a file with NaN or
-inf samples, an unknown metric name, or (--align) signals with no overlap."""
+inf samples, or an unknown metric name."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,8 +101,8 @@ def align_pair(reference: Audio, degraded: Audio) -> tuple[Audio, Audio, dict[st
     ``_meta.align`` record (lag and samples dropped at the reference's rate).
 
     The lag is :func:`bench.align.estimate_lag` on the mono mixes, within
-    :data:`ALIGN_MAX_LAG_S` (and less than the shorter signal). Raises
-    :class:`~bench.errors.AudioError` when the aligned signals do not overlap.
+    :data:`ALIGN_MAX_LAG_S` and shorter than the shorter signal, so the overlap is never
+    empty.
     """
     from bench.align import estimate_lag
 
@@ -111,7 +111,7 @@ def align_pair(reference: Audio, degraded: Audio) -> tuple[Audio, Audio, dict[st
     lag = estimate_lag(reference, degraded, max_lag)
     ref_start, deg_start = (0, lag) if lag >= 0 else (-lag, 0)
     frames = min(reference.frames - ref_start, degraded.frames - deg_start)
-    ref_cut = reference.segment(ref_start, ref_start + frames)  # AudioError when empty
+    ref_cut = reference.segment(ref_start, ref_start + frames)
     deg_cut = degraded.segment(deg_start, deg_start + frames)
     record = {
         "lag": lag,
