@@ -138,8 +138,10 @@ def get_metric(name: str) -> Metric:
 def resolve_metrics(spec: str | Iterable[str] | None, domain: str | None) -> list[Metric]:
     """Turn a ``--metrics`` value into metrics, for a dataset of ``domain``.
 
-    ``None``, ``"all"`` and ``"default"`` mean every metric that applies to ``domain``
-    (``"speech"`` or ``"audio"``; ``None`` = content unknown, every metric). Explicit names are
+    ``None``, ``"all"`` and ``"default"`` mean every metric of the default set that applies to
+    ``domain`` (``"speech"`` or ``"audio"``; ``None`` = content unknown, every metric of the
+    default set). A metric with ``in_default = False`` (``pesq_nb16``) is only computed when
+    named. Explicit names are
     honoured even where they do not apply: they are computed, and
     :func:`~bench.metrics.prepared.score_degraded` marks their results
     ``applicable=False``. ``"default,visqol_speech"`` adds a name to the default set.
@@ -158,7 +160,7 @@ def resolve_metrics(spec: str | Iterable[str] | None, domain: str | None) -> lis
     for name in names:
         if name in DEFAULT_WORDS:
             for metric in metrics.values():
-                if domain is None or metric.applies_to(domain):
+                if metric.in_default and (domain is None or metric.applies_to(domain)):
                     chosen.setdefault(metric.name, metric)
         else:
             chosen.setdefault(name, get_metric(name))

@@ -137,6 +137,12 @@ class Metric(ABC):
     needs_sound: ClassVar[bool] = True
     #: False where the metric's value is undefined for a silent degraded signal.
     accepts_silent_degraded: ClassVar[bool] = True
+    #: True where the metric aligns a degraded signal of another length itself (ViSQOL's global
+    #: alignment, as its C++ tool does): such a signal is scored as it is, not refused with
+    #: ``length_mismatch``.
+    aligns_itself: ClassVar[bool] = False
+    #: False for a metric computed only when named: ``"all"``/``"default"`` leave it out.
+    in_default: ClassVar[bool] = True
     #: Bumped when this wrapper changes in a way that changes values.
     wrapper_version: ClassVar[int] = 1
     #: Distributions whose versions change this metric's values.
@@ -201,8 +207,9 @@ class Metric(ABC):
     def score_prepared(self, state: MetricState, degraded: Audio) -> MetricResult:
         """Score ``degraded`` against a prepared reference; never raises.
 
-        ``degraded`` must have the reference's duration; it is converted to the metric's rate
-        and layout unless it already is.
+        ``degraded`` must have the reference's duration (any duration for a metric that
+        :attr:`aligns_itself`); it is converted to the metric's rate and layout unless it
+        already is.
         """
         if state.failure is not None:
             return state.failure
@@ -210,7 +217,7 @@ class Metric(ABC):
             converted = self.convert(degraded)
             got = (converted.rate, converted.channels, converted.frames)
             want = (state.rate, state.channels, state.frames)
-            if got != want:
+            if got != want and not (self.aligns_itself and got[:2] == want[:2]):
                 return MetricResult.fail(
                     "length_mismatch",
                     f"degraded is (rate, channels, frames) {got} at the metric's rate, "
@@ -235,7 +242,8 @@ class Metric(ABC):
         """Score raw float arrays (1-D mono or ``(channels, frames)``) given at ``rate``.
 
         Unlike :class:`~bench.audio.Audio`, raw arrays may hold NaN or inf: that gives
-        ``non_finite``; different shapes give ``length_mismatch``; empty arrays ``too_short``.
+        ``non_finite``; different shapes give ``length_mismatch`` (only different channel counts
+        for a metric that :attr:`aligns_itself`); empty arrays ``too_short``.
         """
         try:
             ref = np.asarray(reference)
@@ -246,7 +254,8 @@ class Metric(ABC):
                 if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
                     bad = int(array.size - np.count_nonzero(np.isfinite(array)))
                     return MetricResult.fail("non_finite", f"{label} has {bad} NaN/inf sample(s)")
-            if ref.shape != deg.shape:
+            other_length = self.aligns_itself and ref.shape[:-1] == deg.shape[:-1]
+            if ref.shape != deg.shape and not other_length:
                 return MetricResult.fail(
                     "length_mismatch", f"reference shape {ref.shape}, degraded {deg.shape}"
                 )

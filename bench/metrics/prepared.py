@@ -86,12 +86,12 @@ def prepare_reference(
     )
 
 
-def _mismatch(reference: Audio, degraded: Audio, channel_rule: str) -> str | None:
+def _mismatch(reference: Audio, degraded: Audio, metric: Metric) -> str | None:
     if degraded.rate != reference.rate:
         return f"degraded is at {degraded.rate} Hz, reference at {reference.rate} Hz"
-    if degraded.frames != reference.frames:
+    if degraded.frames != reference.frames and not metric.aligns_itself:
         return f"degraded has {degraded.frames} frames, reference {reference.frames}"
-    if channel_rule != "mono" and degraded.channels != reference.channels:
+    if metric.channels != "mono" and degraded.channels != reference.channels:
         return f"degraded has {degraded.channels} channel(s), reference {reference.channels}"
     return None
 
@@ -100,7 +100,9 @@ def score_degraded(prepared: PreparedReference, degraded: Audio) -> dict[str, Me
     """Score ``degraded`` with every prepared metric; returns metric name -> result.
 
     ``degraded`` must have the reference's rate and length (and channel count, for metrics that
-    score every channel); otherwise those metrics give ``length_mismatch``. It is resampled once
+    score every channel); otherwise those metrics give ``length_mismatch``. A metric that
+    :attr:`~bench.metrics.base.Metric.aligns_itself` (ViSQOL) takes a degraded signal of any
+    length. It is resampled once
     per distinct metric rate. A metric that raises gives ``error`` with the message in
     ``detail``; nothing here raises for a bad signal.
     """
@@ -108,7 +110,7 @@ def score_degraded(prepared: PreparedReference, degraded: Audio) -> dict[str, Me
     converted: dict[tuple[int, str], Audio] | None = None
     for metric in prepared.metrics:
         start = time.perf_counter()
-        problem = _mismatch(prepared.reference, degraded, metric.channels)
+        problem = _mismatch(prepared.reference, degraded, metric)
         if problem is not None:
             result = MetricResult.fail("length_mismatch", problem)
         else:

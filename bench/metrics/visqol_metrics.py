@@ -4,7 +4,8 @@
 per-band similarity feeds it, so identical signals always give 4.732101253..., the C++
 conformance value for its identity case). ``visqol_speech``: speech mode, 16 kHz, 21 bands,
 voice-activity patch selection and the deep-lattice mapper (Google's C++ default). Both score
-the mono mix, resampled once with soxr, and return MOS-LQO in [1, 5].
+the mono mix, resampled once with soxr, and return MOS-LQO in [1, 5]. A degraded signal of
+another length than the reference is scored as it is: ViSQOL aligns it globally itself.
 
 The reference-side analysis runs once per clip (:mod:`bench.metrics.visqol_split`). Signals
 shorter than 1 s give ``too_short``; a silent reference or degraded signal gives ``silent``
@@ -32,6 +33,9 @@ class _Visqol(Metric):
     unit: ClassVar[str] = "MOS-LQO"
     min_duration: ClassVar[float] = VISQOL_MIN_SECONDS
     accepts_silent_degraded: ClassVar[bool] = False
+    # ViSQOL aligns the degraded signal globally (envelope cross-correlation) and per patch, so
+    # a coded file of another length is scored as visqol-python's VisqolApi.measure scores it.
+    aligns_itself: ClassVar[bool] = True
     libraries: ClassVar[tuple[str, ...]] = ("visqol-python", "numba", "numpy", "scipy")
     mode: ClassVar[str] = "audio"
 

@@ -108,10 +108,11 @@ CASES: list[tuple[str, str, Callable[..., tuple[object, object]]]] = [
     # lengths, rates and channel counts that differ
     ("length_mismatch", "snr", lambda f: (f.short_speech, _seconds(f.short_speech, 2.0))),
     ("length_mismatch", "pesq_wb", lambda f: (f.short_speech, _seconds(f.short_speech, 2.0))),
+    # ViSQOL aligns a degraded signal of another length itself; another rate is a mismatch
     (
         "length_mismatch",
         "visqol_speech",
-        lambda f: (f.short_speech, _seconds(f.short_speech, 2.0)),
+        lambda f: ("prepared", f.short_speech, Audio(f.short_speech.samples, 16001)),
     ),
     (
         "length_mismatch",

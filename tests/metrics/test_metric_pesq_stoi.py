@@ -29,7 +29,13 @@ SNRS = (50, 40, 30, 20, 10, 0)
 
 @pytest.mark.parametrize(
     ("name", "best"),
-    [("pesq_wb", 4.643888473510742), ("pesq_nb", 4.548638343811035), ("stoi", 1.0), ("estoi", 1.0)],
+    [
+        ("pesq_wb", 4.643888473510742),
+        ("pesq_nb", 4.548638343811035),
+        ("pesq_nb16", 4.548638343811035),
+        ("stoi", 1.0),
+        ("estoi", 1.0),
+    ],
 )
 @pytest.mark.parametrize("clip_name", ["short_speech", "speech_clip"])
 def test_identical_speech_gets_the_best_value(request, name: str, best: float, clip_name) -> None:
@@ -39,7 +45,7 @@ def test_identical_speech_gets_the_best_value(request, name: str, best: float, c
     assert metric.score(clip, clip).value == pytest.approx(best, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", ["pesq_wb", "pesq_nb", "stoi", "estoi"])
+@pytest.mark.parametrize("name", ["pesq_wb", "pesq_nb", "pesq_nb16", "stoi", "estoi"])
 @pytest.mark.parametrize("clip_name", ["short_speech", "speech_2s5"])
 def test_more_noise_scores_lower(request, with_noise, name: str, clip_name: str) -> None:
     clip = request.getfixturevalue(clip_name)
@@ -62,7 +68,8 @@ def _read(path: Path) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("name", "rate", "mode"), [("pesq_wb", 16000, "wb"), ("pesq_nb", 8000, "nb")]
+    ("name", "rate", "mode"),
+    [("pesq_wb", 16000, "wb"), ("pesq_nb", 8000, "nb"), ("pesq_nb16", 16000, "nb")],
 )
 def test_pesq_equals_the_library_on_the_same_files(
     tmp_path: Path, speech_clip: Audio, with_noise, name: str, rate: int, mode: str

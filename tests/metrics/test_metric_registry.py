@@ -34,9 +34,13 @@ EXPECTED = {
     "estoi": (10000, "mono", "speech", True, ""),
     "pesq_wb": (16000, "mono", "speech", True, "MOS-LQO"),
     "pesq_nb": (8000, "mono", "speech", True, "MOS-LQO"),
+    "pesq_nb16": (16000, "mono", "speech", True, "MOS-LQO"),
     "visqol_audio": (48000, "mono", "audio", True, "MOS-LQO"),
     "visqol_speech": (16000, "mono", "speech", True, "MOS-LQO"),
 }
+
+#: Metrics left out of "all"/"default" (computed only when named).
+OPT_IN = ("pesq_nb16",)
 
 
 def test_every_metric_declares_its_properties() -> None:
@@ -65,10 +69,18 @@ def test_version_names_the_libraries_and_the_resampler() -> None:
 def test_default_sets_follow_the_domain() -> None:
     speech = [m.name for m in resolve_metrics(None, "speech")]
     audio = [m.name for m in resolve_metrics("default", "audio")]
-    assert speech == [n for n, e in EXPECTED.items() if e[2] in ("both", "speech")]
+    defaults = [n for n in EXPECTED if n not in OPT_IN]
+    assert speech == [n for n in defaults if EXPECTED[n][2] in ("both", "speech")]
     assert audio == ["snr", "psnr", "si_sdr", "lsd", "mel_distance", "visqol_audio"]
     assert [m.name for m in resolve_metrics("all", "audio")] == audio
-    assert [m.name for m in resolve_metrics("all", None)] == list(EXPECTED)
+    assert [m.name for m in resolve_metrics("all", None)] == defaults
+
+
+def test_opt_in_metrics_are_computed_only_when_named() -> None:
+    assert [n for n, m in all_metrics().items() if not m.in_default] == list(OPT_IN)
+    named = [m.name for m in resolve_metrics("default,pesq_nb16", "speech")]
+    assert named[-1] == "pesq_nb16" and named.count("pesq_nb16") == 1
+    assert [m.name for m in resolve_metrics("pesq_nb16", None)] == ["pesq_nb16"]
 
 
 def test_explicit_names_are_honoured_in_order_without_duplicates() -> None:

@@ -48,6 +48,14 @@ def _shift(audio: Audio, frames: int) -> Audio:
     return Audio(shifted, audio.rate)
 
 
+def _coded_length(audio: Audio, delay_s: float, tail_s: float) -> Audio:
+    """``audio`` delayed by ``delay_s`` with ``tail_s`` of padding after it, as a coded file
+    comes back from a codec that leaves its delay and padding in."""
+    head = np.zeros((audio.channels, round(delay_s * audio.rate)), dtype=np.float32)
+    tail = np.zeros((audio.channels, round(tail_s * audio.rate)), dtype=np.float32)
+    return Audio(np.concatenate([head, audio.samples, tail], axis=1), audio.rate)
+
+
 def _degradations(clip: Audio, with_noise) -> dict[str, Audio]:
     return {
         "noise30": with_noise(clip, 30.0),
@@ -56,6 +64,9 @@ def _degradations(clip: Audio, with_noise) -> dict[str, Audio]:
         "lead6ms": _shift(clip, -round(0.006 * clip.rate)),
         "gain": Audio(clip.samples * 0.5, clip.rate),
         "identical": clip,
+        # other lengths, as coded files have: ViSQOL aligns them globally itself
+        "longer": _coded_length(with_noise(clip, 35.0, seed=3), 0.044, 0.016),
+        "shorter": with_noise(clip, 35.0, seed=4).segment(round(0.02 * clip.rate), clip.frames),
     }
 
 
