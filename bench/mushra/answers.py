@@ -313,7 +313,7 @@ def _rating(value: Any, where: str) -> float:
     except (TypeError, ValueError):
         raise AnswersError(f"{where}: rating {value!r} is not a number") from None
     if not (math.isfinite(rating) and 0.0 <= rating <= 100.0):
-        raise AnswersError(f"{where}: rating {value!r} is outside 0..100")
+        raise AnswersError(f"{where}: rating {str(value).strip()} is outside 0..100")
     return rating
 
 
