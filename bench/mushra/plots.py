@@ -79,7 +79,7 @@ def conditions_svg(ratings: pd.DataFrame, per_condition: pd.DataFrame, key: Key)
     palette = colors(key, order)
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "namc-bench"}):
         fig = _figure(max(6.4, 0.75 * len(order) + 2), 4.6)
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.3, top=0.92)
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.24, top=0.92)
         ax = fig.add_subplot()
         stats = []
         for row in per_condition.itertuples():
@@ -130,8 +130,8 @@ def items_svg(per_item: pd.DataFrame, key: Key, order: list[str]) -> bytes:
     items = sorted(set(per_item["item_id"].astype(str)))
     palette = colors(key, order)
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "namc-bench"}):
-        fig = _figure(max(6.4, 0.9 * len(items) + 3), 4.6)
-        fig.subplots_adjust(left=0.09, right=0.76, bottom=0.28, top=0.92)
+        fig = _figure(max(6.4, 0.75 * len(items) + 2.5), 4.2)
+        fig.subplots_adjust(left=0.09, right=0.78, bottom=0.2, top=0.92)
         ax = fig.add_subplot()
         width = 0.8 / max(1, len(order))
         for j, cid in enumerate(order):
