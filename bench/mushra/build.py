@@ -1,0 +1,302 @@
+"""``python -m bench mushra``: from a run folder to a listening test folder.
+
+:func:`build_test` ties the parts together: conditions and items (:mod:`~bench.mushra.select`),
+clips reloaded from the run's own dataset options, signals rendered and loudness-aligned
+(:mod:`~bench.mushra.render`, :mod:`~bench.mushra.anchors`), objective scores of each stimulus
+against its reference excerpt (the suite's metrics), then ``key.json``, the page
+(:mod:`~bench.mushra.page`) and the webMUSHRA config (:mod:`~bench.mushra.webmushra`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import random
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench.audio import Audio
+from bench.errors import BenchError
+from bench.mushra import render, select
+from bench.mushra.anchors import ANCHORS, anchor
+
+KEY_SCHEMA = 1
+REFERENCE, LOW_ANCHOR, MID_ANCHOR, CODEC = "reference", "anchor_lp35", "anchor_lp70", "codec"
+FIXED_KINDS = (REFERENCE, LOW_ANCHOR, MID_ANCHOR)
+
+
+@dataclass
+class BuildOptions:
+    """What ``python -m bench mushra`` was asked for (see its ``--help``)."""
+
+    run_dir: Path
+    out_dir: Path | None = None
+    conditions: Sequence[tuple[str, float]] | None = None
+    match: str | None = None
+    codecs: Sequence[str] | None = None
+    max_rate_ratio: float = 2.0
+    items: int | None = None
+    seconds: float = render.DEFAULT_SECONDS
+    seed: int = 1
+    target_lufs: float = render.DEFAULT_TARGET_LUFS
+    metrics: Sequence[str] | None = None
+    datasets: argparse.Namespace | None = None
+    per_trial: int = select.MAX_CODECS_PER_TRIAL
+    webmushra_prefix: str = "../test/"
+    title: str = "Listening test"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_clip_args(meta: Mapping[str, Any]) -> argparse.Namespace:
+    """The dataset options the run was started with, parsed again from run.json's command."""
+    from bench.commands.run import add_arguments
+
+    command = [str(part) for part in meta.get("command") or []]
+    args = command[command.index("run") + 1 :] if "run" in command[:3] else command[1:]
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    add_arguments(parser)
+    try:
+        parsed, _ = parser.parse_known_args(args)
+    except (argparse.ArgumentError, SystemExit) as exc:
+        raise BenchError(
+            f"cannot read the run's command from run.json ({exc}); give --datasets"
+        ) from None
+    return parsed
+
+
+def reload_clips(
+    meta: Mapping[str, Any], override: argparse.Namespace | None
+) -> dict[tuple[str, str], Any]:
+    """(dataset, clip_id) -> Clip of the run: its own dataset options, or ``override``'s."""
+    from bench.datasets import clips_from_args
+
+    args = override if override is not None and override.datasets else _run_clip_args(meta)
+    import io
+
+    clips = clips_from_args(args, stream=io.StringIO())
+    return {(clip.dataset, clip.clip_id): clip for clip in clips}
+
+
+def _group(clip: Any) -> str:
+    from bench.datasets import get_kind
+
+    try:
+        return get_kind(clip.kind).group_key(clip) or clip.clip_id
+    except BenchError:
+        return clip.clip_id
+
+
+def _metric_value(result: Any) -> float | None:
+    value = float(result.value)
+    return value if result.ok and math.isfinite(value) else None
+
+
+def _iso_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _prepare_out(out: Path) -> None:
+    """Make ``out``; the parts this command writes (test/, webmushra/, key.json) are replaced
+    whole, anything else there (e.g. the analysis' files) is left alone."""
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"--out {out} is a file")
+    for part in ("test", "webmushra"):
+        shutil.rmtree(out / part, ignore_errors=True)
+    (out / "test" / "audio").mkdir(parents=True, exist_ok=True)
+    (out / "webmushra").mkdir(parents=True, exist_ok=True)
+
+
+def build_test(options: BuildOptions, stream: TextIO | None = None) -> dict[str, Any]:
+    """Write the listening test; returns key.json's content. BenchError on bad input."""
+    import sys
+
+    from bench.codecs import get_codec
+    from bench.fsutil import atomic_write_text
+    from bench.metrics import get_metric, prepare_reference, score_degraded
+    from bench.mushra import page, webmushra
+
+    log = stream if stream is not None else sys.stderr
+    run_dir = Path(options.run_dir).resolve()
+    out = Path(options.out_dir) if options.out_dir is not None else run_dir / "mushra"
+    results, meta = select.load_run(run_dir)
+    conditions, notes = select.choose_conditions(
+        results, options.conditions, options.match, options.codecs, options.max_rate_ratio
+    )
+    for note in notes:
+        print(f"note: left out {note}", file=log)
+    codecs = {}
+    for cond in conditions:
+        codec = get_codec(cond.codec)
+        ok, reason = codec.availability()
+        if not ok:
+            raise BenchError(f"{cond.codec} is needed to render the test but unavailable: {reason}")
+        codecs[cond.codec] = codec
+    needed = select.minimum_items(len(conditions))
+    count = options.items if options.items is not None else needed
+    if count < needed:
+        raise BenchError(
+            f"--items {count}: BS.1534-3 wants at least {needed} items for "
+            f"{len(conditions)} system(s) (at least 5, 1.5 per system)"
+        )
+    clips = reload_clips(meta, options.datasets)
+    metric_names = list(
+        options.metrics if options.metrics is not None else meta.get("metrics") or []
+    )
+    items = select.select_items(
+        results,
+        conditions,
+        count,
+        options.seed,
+        groups={key: _group(clip) for key, clip in clips.items()},
+        metrics=metric_names,
+        available=clips,
+    )
+    blocks = select.split_blocks(conditions, options.per_trial)
+    metrics = [get_metric(name) for name in metric_names]
+
+    cond_ids = {cond: f"{cond.codec}@{cond.target_kbps:g}" for cond in conditions}
+    key_conditions: dict[str, Any] = {
+        REFERENCE: {"kind": REFERENCE, "codec": None, "target_kbps": None, "actual_kbps": None,
+                    "label": "hidden reference"},
+        LOW_ANCHOR: {"kind": LOW_ANCHOR, "codec": None, "target_kbps": None, "actual_kbps": None,
+                     "label": "anchor low-pass 3.5 kHz", "cutoff_hz": ANCHORS[LOW_ANCHOR]},
+        MID_ANCHOR: {"kind": MID_ANCHOR, "codec": None, "target_kbps": None, "actual_kbps": None,
+                     "label": "anchor low-pass 7 kHz", "cutoff_hz": ANCHORS[MID_ANCHOR]},
+    }  # fmt: skip
+    for cond, cid in cond_ids.items():
+        key_conditions[cid] = {
+            "kind": CODEC,
+            "codec": cond.codec,
+            "target_kbps": cond.target_kbps,
+            "actual_kbps": round(cond.actual_kbps, 4),
+            "label": cond.label,
+        }
+
+    # Render every signal of every item (before loudness alignment) and score it.
+    signals: dict[tuple[str, str], Audio] = {}
+    references: dict[str, Audio] = {}
+    objective: dict[tuple[str, str], dict[str, float | None]] = {}
+    key_items: dict[str, Any] = {}
+    for number, item in enumerate(items, 1):
+        item_id = f"item{number:02d}"
+        clip = clips[(item.dataset, item.clip_id)]
+        audio = clip.load()
+        start, frames = render.excerpt_window(audio, options.seconds)
+        print(f"rendering {item_id}: {item.dataset} {item.clip_id} "
+              f"({frames / audio.rate:.2f} s at {start / audio.rate:.2f} s)", file=log)  # fmt: skip
+        made = {REFERENCE: audio}
+        for kind in (LOW_ANCHOR, MID_ANCHOR):
+            made[kind] = anchor(audio, kind)
+        for cond, cid in cond_ids.items():
+            try:
+                _, decoded = codecs[cond.codec].roundtrip(audio, cond.target_kbps)
+            except BenchError as exc:
+                raise BenchError(f"{cond.label} on {item.dataset}/{item.clip_id}: {exc}") from None
+            made[cid] = decoded
+        cut = {cid: render.cut(signal, start, frames) for cid, signal in made.items()}
+        references[item_id] = cut[REFERENCE]
+        applicable = [m for m in metrics if m.applies_to(clip.domain)]
+        prepared = (
+            prepare_reference(applicable, cut[REFERENCE], clip.domain) if applicable else None
+        )
+        for cid, signal in cut.items():
+            signals[(item_id, cid)] = signal
+            scores = score_degraded(prepared, signal) if prepared is not None else {}
+            objective[(item_id, cid)] = {m.name: _metric_value(scores[m.name]) for m in applicable}
+        key_items[item_id] = {
+            "dataset": item.dataset,
+            "clip_id": item.clip_id,
+            "offset_s": round(start / audio.rate, 6),
+            "duration_s": round(frames / audio.rate, 6),
+            "rate": audio.rate,
+            "channels": audio.channels,
+            "domain": clip.domain,
+            "group": _group(clip),
+            "stress": round(item.stress, 6),
+            "why": item.why,
+        }
+    plan = render.plan_loudness(
+        {f"{i}/{c}": s for (i, c), s in signals.items()}, options.target_lufs
+    )
+
+    _prepare_out(out)
+    rng = random.Random(f"namc-bench mushra {options.seed}")
+    used: set[str] = set()
+
+    def opaque(prefix: str = "", digits: int = 16) -> str:
+        while True:
+            name = prefix + f"{rng.getrandbits(64):016x}"[:digits]
+            if name not in used:
+                used.add(name)
+                return name
+
+    audio_dir = out / "test" / "audio"
+
+    def write(item_id: str, cid: str) -> str:
+        name = opaque()
+        signal = render.apply_gain(signals[(item_id, cid)], plan.gains_db[f"{item_id}/{cid}"])
+        data = render.write_wav(audio_dir / f"{name}.wav", signal)
+        page.write_audio_script(audio_dir / f"{name}.js", name, data)
+        return f"audio/{name}.wav"
+
+    trials: list[dict[str, Any]] = []
+    stimuli: dict[str, Any] = {}
+    number = 0
+    for item_id in key_items:
+        for block_index, block in enumerate(blocks):
+            number += 1
+            trial_id = f"t{number:02d}"
+            reference_file = write(item_id, REFERENCE)
+            mapping: dict[str, str] = {}
+            for cid in [*FIXED_KINDS, *(cond_ids[c] for c in block)]:
+                sid = opaque("s", 8)
+                mapping[sid] = cid
+                stimuli[sid] = {
+                    "file": write(item_id, cid),
+                    "item_id": item_id,
+                    "condition_id": cid,
+                    "trial_id": trial_id,
+                    "gain_db": round(plan.gains_db[f"{item_id}/{cid}"], 4),
+                    "loudness_lufs": round(plan.loudness_lufs[f"{item_id}/{cid}"], 4),
+                    "objective": objective[(item_id, cid)],
+                }
+            trials.append({"trial_id": trial_id, "item_id": item_id, "block": block_index,
+                           "stimuli": dict(sorted(mapping.items())),
+                           "reference_file": reference_file})  # fmt: skip
+    test_id = f"namc-mushra-{meta.get('run_id') or run_dir.name}-{options.seed}"
+    key: dict[str, Any] = {
+        "schema_version": KEY_SCHEMA,
+        "created": _iso_now(),
+        "run_dir": str(run_dir),
+        "run_id": str(meta.get("run_id") or run_dir.name),
+        "suite_version": str(meta.get("suite_version", "")),
+        "test_id": test_id,
+        "design_seed": int(options.seed),
+        "loudness": {
+            "method": "ITU-R BS.1770-4 integrated loudness (K-weighted, gated), sample peak",
+            "target": round(plan.target_lufs, 4),
+            "requested_target": options.target_lufs,
+            "common_gain_db": round(plan.headroom_db, 4),
+            "peak_limit_dbfs": plan.peak_limit_dbfs,
+            "peak_dbfs": round(plan.peak_dbfs, 4),
+        },
+        "excerpt": {"seconds": options.seconds, "fade_s": render.FADE_S,
+                    "how": "the most energetic window of that length; shorter clips whole"},
+        "signals_per_trial": max(len(t["stimuli"]) for t in trials) + 1,
+        "blocks": len(blocks),
+        "metrics": [m.name for m in metrics],
+        "notes": notes,
+        "items": key_items,
+        "conditions": key_conditions,
+        "trials": trials,
+        "stimuli": stimuli,
+    }  # fmt: skip
+    atomic_write_text(out / "key.json", json.dumps(key, indent=1) + "\n")
+    page.write_page(out / "test" / "index.html", key, title=options.title)
+    webmushra.write_config(out / "webmushra" / "config.yaml", key, prefix=options.webmushra_prefix)
+    return key
