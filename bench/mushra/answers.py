@@ -317,9 +317,11 @@ def _rating(value: Any, where: str) -> float:
     return rating
 
 
-def _session_ratings(key: Key, session: Session) -> dict[tuple[str, str], float]:
-    """(trial_id, stimulus_id) -> rating for one session, every row checked against the key."""
+def _session_ratings(key: Key, session: Session) -> tuple[dict[tuple[str, str], float], list[str]]:
+    """(trial_id, stimulus_id) -> rating for one session, every row checked against the key,
+    and the ratings the file marks as not played (``played`` 0)."""
     ratings: dict[tuple[str, str], float] = {}
+    unplayed: list[str] = []
     for i, row in enumerate(session.rows):
         where = f"answers file {session.path} row {i + 1}"
         tid, sid = _cell(row["trial_id"]), _cell(row["stimulus_id"])
@@ -338,6 +340,8 @@ def _session_ratings(key: Key, session: Session) -> dict[tuple[str, str], float]
         if (tid, sid) in ratings:
             raise AnswersError(f"{where}: stimulus {sid!r} of trial {tid!r} rated twice")
         ratings[(tid, sid)] = _rating(row["rating"], where)
+        if _cell(row.get("played")) in ("0", "False", "false"):
+            unplayed.append(f"{tid}/{sid}")
     by_trial: dict[str, int] = {}
     for tid, _sid in ratings:
         by_trial[tid] = by_trial.get(tid, 0) + 1
@@ -349,7 +353,7 @@ def _session_ratings(key: Key, session: Session) -> dict[tuple[str, str], float]
                 f"answers file {session.path}: trial {tid!r} is incomplete: {count} of "
                 f"{expected} stimuli rated (missing {', '.join(missing)})"
             )
-    return ratings
+    return ratings, unplayed
 
 
 @dataclass(frozen=True)
@@ -385,7 +389,12 @@ def load_ratings(
     sessions: list[Session] = []
     for path in paths:
         session = read_session(path)
-        ratings = _session_ratings(key, session)
+        ratings, unplayed = _session_ratings(key, session)
+        if unplayed:  # the page locks sliders until played: kept, but worth a look
+            notes.append(
+                f"{session.path}: {len(unplayed)} rating(s) of stimuli marked as not played "
+                f"(first: {unplayed[0]})"
+            )
         ident = (session.listener, session.session_id)
         if ident in seen:
             first, earlier = seen[ident]

@@ -351,8 +351,11 @@ def load_section(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     if not isinstance(view, dict) or view.get("version") != SECTION_VERSION:
         return None
     view["plots"] = [
-        p for p in view.get("plots", []) if isinstance(p, dict) and _PLOT_SRC.match(str(p["src"]))
+        p
+        for p in view.get("plots", [])
+        if isinstance(p, dict) and _PLOT_SRC.match(str(p.get("src", "")))
     ]
+    view["tables"] = dict(TABLE_FILES)  # links are ours, never taken from the file
     return prefixed(view, RUN_SUBDIR + "/")
 
 

@@ -7,11 +7,16 @@ grades, each half including the median grade when their number is odd (Tukey's h
 numpy's interpolated percentiles. The 95 % CI of a mean is Student's t with n - 1 degrees of
 freedom (:func:`bench.report.summary.ci95_halfwidth`, the report's own).
 
-Per condition, the statistics are over every kept rating of that condition (one per listener
-and trial); per (condition, item), over the listeners. Paired tests compare two conditions on
-the ratings the same listener gave on the same trial (the within-subject pairing of a MUSHRA
-screen): two-sided Wilcoxon signed-rank test (differences of zero dropped, "wilcox"), p-values
-corrected for the family of all condition pairs by Holm's step-down method, alpha 0.05.
+The unit of every statistic is one listener's score of one condition on one item
+(:func:`cells`). With blocks (more conditions than fit one screen) an item is shown on several
+trials, and the hidden reference and the anchors are on each of them: their ratings of the same
+item by the same listener are averaged into one score, so every condition has one value per
+listener and item and none weighs more for being shown more often. Per condition, the
+statistics are over those scores (listeners x items); per (condition, item), over the
+listeners. Paired tests compare two conditions on the scores the same listener gave the same
+item (codecs in different blocks pair through the item): two-sided Wilcoxon signed-rank test
+(differences of zero dropped, "wilcox"), p-values corrected for the family of all condition
+pairs by Holm's step-down method, alpha 0.05.
 """
 
 from __future__ import annotations
@@ -108,21 +113,32 @@ def _label(key: Key, cid: str) -> str:
     return key.conditions[cid].label
 
 
+def cells(ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (listener, item, condition): the mean of that listener's ratings of the
+    condition on the item's trials (a single rating without blocks), and how many there were."""
+    return (
+        ratings.groupby(["listener", "item_id", "condition_id"], sort=True)["rating"]
+        .agg(rating="mean", n_ratings="count")
+        .reset_index()
+    )
+
+
 def per_condition(ratings: pd.DataFrame, key: Key) -> pd.DataFrame:
-    """One row per condition: its descriptive statistics over every kept rating, and the
-    difference to the hidden reference (mean and 95 % CI of the paired differences)."""
+    """One row per condition: its descriptive statistics over the listener x item scores, and
+    the difference to the hidden reference (mean and 95 % CI of the paired differences)."""
+    scores = cells(ratings)
     refs = key.condition_ids(REFERENCE)
-    ref = ratings[ratings["condition_id"].isin(refs[:1])]
-    ref_by = ref.set_index(["listener", "trial_id"])["rating"]
+    ref = scores[scores["condition_id"].isin(refs[:1])]
+    ref_by = ref.set_index(["listener", "item_id"])["rating"]
     rows = []
-    for cid in condition_order(key, set(ratings["condition_id"])):
-        mine = ratings[ratings["condition_id"] == cid]
+    for cid in condition_order(key, set(scores["condition_id"])):
+        mine = scores[scores["condition_id"] == cid]
         row = {"condition_id": cid, "label": _label(key, cid), "kind": key.conditions[cid].kind}
         row.update(describe(mine["rating"].to_numpy()))
         row["n_listeners"] = int(mine["listener"].nunique())
         row["n_items"] = int(mine["item_id"].nunique())
         if refs and not ref.empty:
-            joined = mine.set_index(["listener", "trial_id"])["rating"]
+            joined = mine.set_index(["listener", "item_id"])["rating"]
             diff = (joined - ref_by.reindex(joined.index)).dropna().to_numpy()
             d = describe(diff)
             row["diff_to_reference"] = d["mean"]
@@ -145,7 +161,8 @@ def per_condition(ratings: pd.DataFrame, key: Key) -> pd.DataFrame:
 
 
 def per_condition_item(ratings: pd.DataFrame, key: Key) -> pd.DataFrame:
-    """One row per (condition, item): descriptive statistics over the listeners' ratings."""
+    """One row per (condition, item): descriptive statistics over the listeners' scores."""
+    ratings = cells(ratings)
     rows = []
     order = condition_order(key, set(ratings["condition_id"]))
     for item in sorted(set(ratings["item_id"])):
@@ -179,13 +196,13 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def paired_tests(ratings: pd.DataFrame, key: Key) -> pd.DataFrame:
-    """Every pair of conditions: Wilcoxon signed-rank test on the paired ratings (same
-    listener, same trial), Holm-corrected over all pairs; the difference is a minus b."""
+    """Every pair of conditions: Wilcoxon signed-rank test on the paired scores (same
+    listener, same item), Holm-corrected over all pairs; the difference is a minus b."""
     from scipy.stats import wilcoxon
 
     order = condition_order(key, set(ratings["condition_id"]))
-    wide = ratings.pivot_table(
-        index=["listener", "trial_id"], columns="condition_id", values="rating", aggfunc="mean"
+    wide = cells(ratings).pivot(
+        index=["listener", "item_id"], columns="condition_id", values="rating"
     )
     rows = []
     for a, b in itertools.combinations(order, 2):

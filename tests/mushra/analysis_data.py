@@ -42,8 +42,11 @@ def make_key(
     conditions: dict[str, tuple[str, str | None, float | None, str]] | None = None,
     objective: Callable[[str, str], dict[str, Any]] | None = None,
     item_names: Sequence[str] | None = None,
+    blocks: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Write ``folder/key.json`` and return it; one trial per item, block 0."""
+    """Write ``folder/key.json`` and return it: one trial per item and block (default: one
+    block of every condition); ``blocks`` lists each block's conditions, the way the generator
+    puts the hidden reference and anchors on every block's screen."""
     conditions = CONDITIONS if conditions is None else conditions
     items = list(item_names) if item_names else [f"item{i:02d}" for i in range(n_items)]
     key: dict[str, Any] = {
@@ -65,26 +68,30 @@ def make_key(
         "trials": [],
         "stimuli": {},
     }
-    for n, item in enumerate(items):
-        on_screen = {}
-        for cid in conditions:
-            sid = stimulus_id(item, cid)
-            on_screen[sid] = cid
-            key["stimuli"][sid] = {
-                "file": f"audio/{sid}.wav",
-                "item_id": item,
-                "condition_id": cid,
-                "objective": objective(item, cid) if objective else {},
-            }
-        key["trials"].append(
-            {
-                "trial_id": f"t{n:02d}",
-                "item_id": item,
-                "block": 0,
-                "stimuli": on_screen,
-                "reference_file": f"audio/r{n}.wav",
-            }
-        )
+    blocks = [list(conditions)] if blocks is None else [list(b) for b in blocks]
+    number = 0
+    for item in items:
+        for block, names in enumerate(blocks):
+            on_screen = {}
+            for cid in names:
+                sid = stimulus_id(f"{item}/{block}", cid)
+                on_screen[sid] = cid
+                key["stimuli"][sid] = {
+                    "file": f"audio/{sid}.wav",
+                    "item_id": item,
+                    "condition_id": cid,
+                    "objective": objective(item, cid) if objective else {},
+                }
+            key["trials"].append(
+                {
+                    "trial_id": f"t{number:02d}",
+                    "item_id": item,
+                    "block": block,
+                    "stimuli": on_screen,
+                    "reference_file": f"audio/r{number}.wav",
+                }
+            )
+            number += 1
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "key.json").write_text(json.dumps(key, indent=1), encoding="utf-8")
     return key

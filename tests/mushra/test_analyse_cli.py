@@ -207,3 +207,21 @@ def test_report_without_markers_gets_a_note(tmp_path: Path, capsys: pytest.Captu
     assert "has no listening-test markers" in capsys.readouterr().err
     assert (run / "index.html").read_text(encoding="utf-8") == "<!DOCTYPE html><p>old report</p>"
     assert (run / "mushra" / "mushra.html").is_file()
+
+
+def test_report_section_links_only_our_files(tmp_path: Path):
+    from bench.mushra.report import load_section
+
+    run = tmp_path / "run"
+    (run / "mushra").mkdir(parents=True)
+    doc = {
+        "version": 1,
+        "plots": [{"src": "javascript:alert(1)", "alt": "x", "caption": "x"}],
+        "tables": {"screening": "javascript:alert(1)"},
+    }
+    (run / "mushra" / "section.json").write_text(json.dumps(doc), encoding="utf-8")
+    view = load_section(run)
+    assert view is not None and view["plots"] == []
+    assert set(view["tables"].values()) == {f"mushra/{f}" for f in TABLE_FILES.values()}
+    (run / "mushra" / "section.json").write_text("{broken", encoding="utf-8")
+    assert load_section(run) is None

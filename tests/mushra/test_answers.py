@@ -159,3 +159,10 @@ def test_find_key_beside_or_above(tmp_path: Path, key: dict):
     stray.mkdir(parents=True)
     with pytest.raises(AnswersError, match="pass --key"):
         find_key([stray / "c.csv"])
+
+
+def test_unplayed_ratings_are_kept_and_noted(tmp_path: Path, key: dict):
+    path = _one(tmp_path, key, lambda r: r[2].update(played=0))
+    ratings = _load(tmp_path, [path])
+    assert len(ratings.table) == 3 * 6
+    assert any("1 rating(s) of stimuli marked as not played" in n for n in ratings.notes)

@@ -145,3 +145,27 @@ def test_zero_differences_are_no_test(tmp_path: Path):
     row = table.loc[("b", "a")]
     assert math.isnan(row["p"]) and math.isnan(row["p_holm"]) and not row["significant"]
     assert row["note"] == "all paired differences are zero: no test"
+
+
+def test_blocks_pair_through_the_item_and_count_each_condition_once(tmp_path: Path):
+    # Two blocks per item, the reference on both screens (as the generator does): codec a in
+    # block 0, codec b in block 1. The reference's two ratings of an item are averaged.
+    key_doc = make_key(tmp_path, n_items=2, conditions=TWO, blocks=[["ref", "a"], ["ref", "b"]])
+    assert len(key_doc["trials"]) == 4
+
+    def rate(listener: str, item: str, condition: str) -> float:
+        trial_block = {"a": 0, "b": 1}
+        if condition == "ref":
+            return 100  # on both screens
+        return {"p1": 60, "p2": 70, "p3": 80}[listener] + 10 * trial_block[condition]
+
+    paths = panel(tmp_path / "answers", key_doc, ["p1", "p2", "p3"], rate)
+    key = load_key(tmp_path / "key.json")
+    ratings = load_ratings(key, paths).table
+    assert len(ratings[ratings["condition_id"] == "ref"]) == 3 * 2 * 2  # raw: per trial
+    table = per_condition(ratings, key).set_index("condition_id")
+    assert table.loc["ref", "n"] == 6 and table.loc["a", "n"] == 6  # listeners x items
+    assert table.loc["a", "diff_to_reference"] == pytest.approx(-30)
+    pairs = paired_tests(ratings, key).set_index(["condition_a", "condition_b"])
+    row = pairs.loc[("b", "a")]
+    assert row["n_pairs"] == 6 and row["mean_diff"] == pytest.approx(10)  # paired via the item
