@@ -32,9 +32,9 @@ only unless --agreement all; stimuli without a finite metric value are left out 
 
 Output (--out, default: an "analysis" folder beside key.json): screening.csv, conditions.csv,
 condition_items.csv, paired_tests.csv, agreement.csv, stimuli.csv, ratings.csv, plots/*.svg,
-section.json and mushra.html (a static page). --report RUN_DIR writes into RUN_DIR/mushra/
-instead and adds a "Listening test" section to RUN_DIR/index.html (kept on later writes of the
-report).
+section.json and mushra.html (a static page). --report RUN_DIR writes into
+RUN_DIR/mushra/analysis/ instead (beside the test `mushra RUN_DIR` builds by default) and adds
+a "Listening test" section to RUN_DIR/index.html, kept on later writes of the report.
 
 Exit status: 0 analysed, 2 unreadable or inconsistent input."""
 
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--report",
         metavar="RUN_DIR",
         default=None,
-        help="write into RUN_DIR/mushra/ and add the section to RUN_DIR/index.html",
+        help="write into RUN_DIR/mushra/analysis/ and add the section to RUN_DIR/index.html",
     )
     parser.add_argument(
         "--no-screening",

@@ -10,8 +10,9 @@
 every file atomically, the page last. :func:`embed_in_report` puts the same section into a
 run's ``index.html`` (between the markers the report template writes), and
 :func:`bench.report.html.write_report` shows it on every later write of the report, since it
-reads ``RUN_DIR/mushra/section.json`` when present. Strings from data (listener names, item and
-condition labels) only reach HTML through the report's Jinja2 environment with autoescaping.
+reads ``RUN_DIR/mushra/analysis/section.json`` when present. Strings from data (listener
+names, item and condition labels) only reach HTML through the report's Jinja2 environment with
+autoescaping.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from bench.mushra.screening import CITATION, Screening, kept, screen, summary_li
 from bench.mushra.stats import ALPHA, paired_tests, per_condition, per_condition_item
 
 #: Folder of a run (``RUN_DIR/<this>``) that ``--report`` writes and the run report reads.
-RUN_SUBDIR = "mushra"
+#: ``mushra`` is where ``python -m bench mushra`` puts the test by default (key.json, test/);
+#: the analysis goes beside them, as it does by default for any key.
+RUN_SUBDIR = "mushra/analysis"
 SECTION_FILE = "section.json"
 PAGE_FILE = "mushra.html"
 SECTION_VERSION = 1
@@ -340,7 +343,7 @@ def write_analysis(out_dir: str | os.PathLike[str], analysis: Analysis, key: Key
 
 
 def load_section(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The listening-test view of ``run_dir/mushra/section.json`` with paths relative to
+    """The listening-test view of ``run_dir/mushra/analysis/section.json`` with paths relative to
     ``run_dir``, or None when there is none (or it is unreadable: the report is not broken
     by a damaged analysis; its plots are only linked when their names are ours)."""
     path = Path(run_dir) / RUN_SUBDIR / SECTION_FILE

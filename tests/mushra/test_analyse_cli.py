@@ -174,7 +174,7 @@ def test_report_gets_a_listening_section(tmp_path: Path, capsys: pytest.CaptureF
     paths = _test(tmp_path / "test")
     assert main(["mushra-analyse", *map(str, paths), "--report", str(run)]) == 0
     assert "added the listening-test section" in capsys.readouterr().out
-    for page in (run / "index.html", run / "mushra" / "mushra.html"):
+    for page in (run / "index.html", run / "mushra" / "analysis" / "mushra.html"):
         html = page.read_text(encoding="utf-8")
         tags = _Tags(html)
         assert 'id="listening-test"' in html and "<script" not in html.lower()
@@ -195,7 +195,10 @@ def test_report_gets_a_listening_section(tmp_path: Path, capsys: pytest.CaptureF
     # Writing the report again (a re-run) keeps the section: it is read from section.json.
     write_report(run, results, None, METRICS, RUN_META)
     again = (run / "index.html").read_text(encoding="utf-8")
-    assert again.count('id="listening-test"') == 1 and "mushra/plots/mushra-conditions-" in again
+    assert (
+        again.count('id="listening-test"') == 1
+        and "mushra/analysis/plots/mushra-conditions-" in again
+    )
 
 
 def test_report_without_markers_gets_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -206,22 +209,22 @@ def test_report_without_markers_gets_a_note(tmp_path: Path, capsys: pytest.Captu
     assert main(["mushra-analyse", *map(str, paths), "--report", str(run)]) == 0
     assert "has no listening-test markers" in capsys.readouterr().err
     assert (run / "index.html").read_text(encoding="utf-8") == "<!DOCTYPE html><p>old report</p>"
-    assert (run / "mushra" / "mushra.html").is_file()
+    assert (run / "mushra" / "analysis" / "mushra.html").is_file()
 
 
 def test_report_section_links_only_our_files(tmp_path: Path):
     from bench.mushra.report import load_section
 
     run = tmp_path / "run"
-    (run / "mushra").mkdir(parents=True)
+    (run / "mushra" / "analysis").mkdir(parents=True)
     doc = {
         "version": 1,
         "plots": [{"src": "javascript:alert(1)", "alt": "x", "caption": "x"}],
         "tables": {"screening": "javascript:alert(1)"},
     }
-    (run / "mushra" / "section.json").write_text(json.dumps(doc), encoding="utf-8")
+    (run / "mushra" / "analysis" / "section.json").write_text(json.dumps(doc), encoding="utf-8")
     view = load_section(run)
     assert view is not None and view["plots"] == []
-    assert set(view["tables"].values()) == {f"mushra/{f}" for f in TABLE_FILES.values()}
-    (run / "mushra" / "section.json").write_text("{broken", encoding="utf-8")
+    assert set(view["tables"].values()) == {f"mushra/analysis/{f}" for f in TABLE_FILES.values()}
+    (run / "mushra" / "analysis" / "section.json").write_text("{broken", encoding="utf-8")
     assert load_section(run) is None
