@@ -192,6 +192,10 @@ def test_report_gets_a_listening_section(tmp_path: Path, capsys: pytest.CaptureF
         == plain[plain.index(tail) :].split("<footer>")[0]
     )
 
+    # Analysing again replaces the section, never adds a second one.
+    assert main(["mushra-analyse", *map(str, paths), "--report", str(run)]) == 0
+    assert (run / "index.html").read_text(encoding="utf-8").count('id="listening-test"') == 1
+
     # Writing the report again (a re-run) keeps the section: it is read from section.json.
     write_report(run, results, None, METRICS, RUN_META)
     again = (run / "index.html").read_text(encoding="utf-8")
