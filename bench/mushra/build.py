@@ -52,34 +52,62 @@ class BuildOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _run_clip_args(meta: Mapping[str, Any]) -> argparse.Namespace:
-    """The dataset options the run was started with, parsed again from run.json's command."""
-    from bench.commands.run import add_arguments
+def _from_run_json(
+    meta: Mapping[str, Any], wanted: Mapping[str, set[str]]
+) -> dict[tuple[str, str], Any]:
+    """The clips of each dataset in run.json's ``datasets`` (kind, folder of a clip, protocol,
+    max_seconds): the folder and its parents are tried until one lists every wanted clip."""
+    from bench.datasets import get_kind, load_clips
+    from bench.datasets.base import DatasetSpec
 
-    command = [str(part) for part in meta.get("command") or []]
-    args = command[command.index("run") + 1 :] if "run" in command[:3] else command[1:]
-    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
-    add_arguments(parser)
-    try:
-        parsed, _ = parser.parse_known_args(args)
-    except (argparse.ArgumentError, SystemExit) as exc:
-        raise BenchError(
-            f"cannot read the run's command from run.json ({exc}); give --datasets"
-        ) from None
-    return parsed
+    found: dict[tuple[str, str], Any] = {}
+    for name, clip_ids in wanted.items():
+        entry = (meta.get("datasets") or {}).get(name)
+        if not entry:
+            raise BenchError(f"run.json does not describe dataset {name!r}; give --datasets")
+        kind = get_kind(str(entry.get("kind")))
+        folder = Path(entry["path"]) if entry.get("path") else None
+        candidates = [None] if folder is None else [folder, *list(folder.parents)[:4]]
+        for candidate in candidates:
+            try:
+                path = None if candidate is None else kind.resolve(candidate)
+                clips = load_clips(
+                    DatasetSpec(name=name, kind=kind.name, path=path),
+                    max_seconds=entry.get("max_seconds"),
+                    protocol=entry.get("protocol") or "native",
+                )
+            except BenchError:
+                continue
+            by_id = {clip.clip_id: clip for clip in clips}
+            if clip_ids <= set(by_id):
+                found.update({(name, c): by_id[c] for c in clip_ids})
+                break
+        else:
+            raise BenchError(
+                f"cannot find the clips of {name} from run.json (looked in {folder}); "
+                "give --datasets as the run had it"
+            )
+    return found
 
 
 def reload_clips(
-    meta: Mapping[str, Any], override: argparse.Namespace | None
+    meta: Mapping[str, Any],
+    override: argparse.Namespace | None,
+    wanted: Mapping[str, set[str]] | None = None,
 ) -> dict[tuple[str, str], Any]:
-    """(dataset, clip_id) -> Clip of the run: its own dataset options, or ``override``'s."""
-    from bench.datasets import clips_from_args
+    """(dataset, clip_id) -> Clip of the run.
 
-    args = override if override is not None and override.datasets else _run_clip_args(meta)
+    With ``override`` (the command's own ``--datasets`` options) those are used; otherwise the
+    datasets run.json describes, looked up so that every clip id in ``wanted`` (dataset ->
+    clip ids of the results) is found."""
     import io
 
-    clips = clips_from_args(args, stream=io.StringIO())
-    return {(clip.dataset, clip.clip_id): clip for clip in clips}
+    from bench.datasets import clips_from_args
+
+    if override is not None and override.datasets:
+        clips = clips_from_args(override, stream=io.StringIO())
+        return {(clip.dataset, clip.clip_id): clip for clip in clips}
+    return _from_run_json(meta, wanted or {})
 
 
 def _group(clip: Any) -> str:
@@ -143,7 +171,10 @@ def build_test(options: BuildOptions, stream: TextIO | None = None) -> dict[str,
             f"--items {count}: BS.1534-3 wants at least {needed} items for "
             f"{len(conditions)} system(s) (at least 5, 1.5 per system)"
         )
-    clips = reload_clips(meta, options.datasets)
+    wanted: dict[str, set[str]] = {}
+    for dataset, clip in zip(results["dataset"], results["clip_id"], strict=True):
+        wanted.setdefault(str(dataset), set()).add(str(clip))
+    clips = reload_clips(meta, options.datasets, wanted)
     metric_names = list(
         options.metrics if options.metrics is not None else meta.get("metrics") or []
     )
