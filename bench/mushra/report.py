@@ -163,7 +163,7 @@ def section_view(analysis: Analysis, key: Key, plot_files: list[dict[str, str]])
     screening_rows = [
         {
             "listener": r.listener,
-            "items": int(r.n_items),
+            "n_items": int(r.n_items),
             "reference": f"{int(r.reference_below_90)} ({_f(100 * r.reference_share, 0)} %)",
             "mid": f"{int(r.mid_anchor_above_90)} ({_f(100 * r.mid_anchor_share, 0)} %)",
             "excluded": bool(r.excluded),
@@ -208,7 +208,7 @@ def section_view(analysis: Analysis, key: Key, plot_files: list[dict[str, str]])
             "metric": r.metric,
             "n": int(r.n),
             "missing": int(r.n_missing),
-            "items": int(r.n_items),
+            "n_items": int(r.n_items),
             "pearson": _f(r.pearson_r, 2),
             "pearson_ci": f"{_f(r.pearson_ci_low, 2)} – {_f(r.pearson_ci_high, 2)}",
             "pearson_p": _p(r.pearson_p),

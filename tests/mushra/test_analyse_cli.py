@@ -65,6 +65,9 @@ def test_writes_tables_plots_and_page(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(srcs) == 3 and all((out / s).is_file() for s in srcs)  # relative, present
     assert not any("://" in a.get("href", "") + a.get("src", "") for _, a in tags.tags)
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    text = " ".join(" ".join(tags.text).split())
+    assert "built-in method" not in text and "ann 5 0 (0 %) 0 (0 %) kept" in text
+    assert "snr 15 0 5 " in text  # metric, N, left out, items
     printed = capsys.readouterr().out
     assert "post-screening (ITU-R BS.1534-3" in printed and "3 of 3 listeners kept" in printed
 
