@@ -107,7 +107,10 @@ def main(args: argparse.Namespace) -> int:
         key, args.answers, allow_repeat=args.allow_repeat, allow_partial=args.allow_partial
     )
     analysis = analyse(key, ratings, screening=not args.no_screening, agreement_set=args.agreement)
-    page = write_analysis(out, analysis, key)
+    try:
+        page = write_analysis(out, analysis, key)
+    except OSError as exc:  # e.g. a read-only folder or a full disk: nothing half-written
+        raise BenchError(f"cannot write the analysis to {out}: {exc.strerror or exc}") from None
     for line in text_summary(analysis):
         print(line)
     print(f"wrote {out} (page: {page})")

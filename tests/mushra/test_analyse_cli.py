@@ -124,6 +124,9 @@ def test_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert "not a folder" in line
     line = _error(capsys, ["mushra-analyse", paths[0], paths[0].replace("ann", "zzz")])
     assert "cannot read answers file" in line
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    line = _error(capsys, ["mushra-analyse", *paths, "--out", str(tmp_path / "file" / "o")])
+    assert "cannot create output folder" in line
     everyone_bad = _test(tmp_path / "b", rate=lambda *_a: 50)
     line = _error(capsys, ["mushra-analyse", *map(str, everyone_bad)])
     assert "post-screening excluded every listener" in line and "--no-screening" in line
