@@ -152,3 +152,22 @@ def test_without_a_mid_anchor_the_rule_is_not_applied_and_said_so(tmp_path: Path
     result = screen(_ratings(tmp_path, typical, n_items=5, conditions=conditions))
     assert result.rules[1].startswith("mid-anchor rule NOT applied")
     assert result.excluded == []
+
+
+@pytest.mark.parametrize(("low", "excluded"), [(3, False), (4, True)])
+def test_with_blocks_each_presentation_is_a_test_item(tmp_path: Path, low: int, excluded: bool):
+    # 10 items x 2 blocks, the hidden reference and mid anchor on both screens: 20 trials.
+    blocks = [["ref", "lp70", "lp35", "opus16"], ["ref", "lp70", "lp35", "namc6"]]
+    key = make_key(tmp_path, n_items=10, blocks=blocks)
+    low_trials = {t["trial_id"] for t in key["trials"][:low]}
+    by_trial = {(t["item_id"], t["block"]): t["trial_id"] for t in key["trials"]}
+
+    paths = panel(tmp_path / "answers", key, LISTENERS, typical)
+    loaded = load_key(tmp_path / "key.json")
+    ratings = load_ratings(loaded, paths).table
+    hit = (ratings["listener"] == "bob") & (ratings["kind"] == "reference")
+    hit &= ratings["trial_id"].isin(low_trials)
+    ratings.loc[hit, "rating"] = 70
+    result = screen(ratings)
+    assert len(by_trial) == 20 and _row(result, "bob")["n_items"] == 20
+    assert result.excluded == (["bob"] if excluded else [])
