@@ -261,3 +261,55 @@ def test_the_analysis_reads_the_downloads_back(session, tmp_path: Path, capsys):
         cli_main(["mushra-analyse", *answers_json, "--key", str(key_path), "--out", str(again)])
         == 0
     )
+
+
+def _first_trial(page: Page) -> tuple[str, list[str]]:
+    trial_id = page.wait(
+        "!['start', 'loading'].includes(document.body.dataset.ready) && document.body.dataset.ready"
+    )
+    order = page.eval("[...document.querySelectorAll('input[type=range]')].map(s => s.dataset.sid)")
+    return trial_id, order
+
+
+def test_same_seed_same_order_and_a_reload_resumes(session, tmp_path: Path):
+    binary = require_binary("chromium")
+    url = (session["out"] / "test" / "index.html").resolve().as_uri()
+    browser = DevToolsPipe(binary)
+    try:
+        page = Page(browser, tmp_path)
+        page.navigate(url + f"?seed={SEED}")
+        page.wait("document.body.dataset.ready === 'start'")
+        assert page.eval("document.getElementById('resume-box').classList.contains('hidden')")
+        page.eval("document.getElementById('listener').value = 'second'")
+        page.click("#begin")
+        trial_id, order = _first_trial(page)
+        first = session["trials"][0]
+        assert (trial_id, order) == (first["trial_id"], first["order"])  # the seed's order
+        page.click(f'button[data-play="{order[0]}"]')
+        page.wait(f"!document.querySelector('input[data-sid=\"{order[0]}\"]').disabled")
+        page.eval(
+            f"(() => {{ const s = document.querySelector('input[data-sid=\"{order[0]}\"]');"
+            " s.value = '33'; s.dispatchEvent(new Event('input')); })()"
+        )
+        page.navigate(url)  # a reload: the unfinished session is offered
+        page.wait("document.body.dataset.ready === 'start'")
+        assert "second" in page.eval("document.getElementById('resume-info').textContent")
+        page.click("#resume")
+        assert _first_trial(page) == (trial_id, order)
+        assert page.eval(
+            f"[document.querySelector('input[data-sid=\"{order[0]}\"]').value,"
+            f" document.querySelector('input[data-sid=\"{order[1]}\"]').disabled]"
+        ) == ["33", True]
+        page.eval("localStorage.clear()")
+        page.navigate(url + "?seed=999")
+        page.wait("document.body.dataset.ready === 'start'")
+        page.eval("document.getElementById('listener').value = 'third'")
+        page.click("#begin")
+        other = _first_trial(page)
+        orders = [tuple(t["order"]) for t in session["trials"]]
+        assert other != (trial_id, order) and (
+            other[0] != trial_id or tuple(other[1]) not in orders
+        )
+        assert _errors(browser.events) == []
+    finally:
+        browser.close()
