@@ -134,3 +134,19 @@ def test_loudness_plan_lowers_everything_together_to_avoid_clipping():
     assert plan.gains_db["q"] - plan.gains_db["s"] == pytest.approx(
         integrated_loudness(Audio(spiky, rate)) - integrated_loudness(quiet)
     )
+
+
+def test_datasets_option_reloads_the_same_clips(
+    small_run: Path, built_test: tuple[Path, dict], esc50_dir: Path, tmp_path: Path, capsys
+):
+    _out, key = built_test
+    out = tmp_path / "again"
+    args = ["mushra", str(small_run), "--out", str(out), "--conditions", "opus:16,mp3:16,opus:32",
+            "--seed", "7", "--datasets", f"esc50={esc50_dir}"]  # fmt: skip
+    assert cli_main(args) == 0
+    again = json.loads((out / "key.json").read_text())
+    assert again["items"] == key["items"] and again["trials"] == key["trials"]
+    capsys.readouterr()
+    # No neural codec in this run, so nothing to match by default.
+    assert cli_main(["mushra", str(small_run), "--out", str(tmp_path / "x")]) == 2
+    assert "no neural codec to match" in capsys.readouterr().err
