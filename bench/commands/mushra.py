@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from bench.argtypes import positive_float, positive_int
@@ -152,7 +151,3 @@ def main(args: argparse.Namespace) -> int:
     print(f"             key: {out / 'key.json'}")
     print(f"       webMUSHRA: {out / 'webmushra' / 'config.yaml'}")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(0)

@@ -128,15 +128,41 @@ def _iso_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _prepare_out(out: Path) -> None:
-    """Make ``out``; the parts this command writes (test/, webmushra/, key.json) are replaced
-    whole, anything else there (e.g. the analysis' files) is left alone."""
+def _check_out(out: Path) -> None:
+    """Refuse an ``out`` that is a file, or holds test/ or webmushra/ folders that an earlier
+    build did not leave (no key.json beside them): those are never removed."""
     if out.exists() and not out.is_dir():
         raise BenchError(f"--out {out} is a file")
+    parts = [out / "test", out / "webmushra"]
+    if any(p.exists() for p in parts) and not (out / "key.json").is_file():
+        raise BenchError(
+            f"--out {out} holds test/ or webmushra/ but no key.json: not a listening test this "
+            "command built; choose another folder"
+        )
+
+
+#: Folder inside ``--out`` where a build is written before it replaces the previous one.
+STAGE = ".mushra-build"
+
+
+def _stage(out: Path) -> Path:
+    """An empty staging folder in ``out`` (a stale one from a killed build is removed)."""
+    _check_out(out)
+    stage = out / STAGE
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "test" / "audio").mkdir(parents=True)
+    (stage / "webmushra").mkdir(parents=True)
+    return stage
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move the finished build into place: test/, webmushra/, then key.json last, replacing the
+    previous build's; anything else in ``out`` (e.g. the analysis' files) is left alone."""
     for part in ("test", "webmushra"):
         shutil.rmtree(out / part, ignore_errors=True)
-    (out / "test" / "audio").mkdir(parents=True, exist_ok=True)
-    (out / "webmushra").mkdir(parents=True, exist_ok=True)
+        (stage / part).rename(out / part)
+    (stage / "key.json").replace(out / "key.json")
+    shutil.rmtree(stage, ignore_errors=True)
 
 
 def build_test(options: BuildOptions, stream: TextIO | None = None) -> dict[str, Any]:
@@ -152,6 +178,7 @@ def build_test(options: BuildOptions, stream: TextIO | None = None) -> dict[str,
     run_dir = Path(options.run_dir).resolve()
     out = Path(options.out_dir) if options.out_dir is not None else run_dir / "mushra"
     results, meta = select.load_run(run_dir)
+    _check_out(out)
     conditions, notes = select.choose_conditions(
         results, options.conditions, options.match, options.codecs, options.max_rate_ratio
     )
@@ -255,7 +282,7 @@ def build_test(options: BuildOptions, stream: TextIO | None = None) -> dict[str,
         {f"{i}/{c}": s for (i, c), s in signals.items()}, options.target_lufs
     )
 
-    _prepare_out(out)
+    stage = _stage(out)
     rng = random.Random(f"namc-bench mushra {options.seed}")
     used: set[str] = set()
 
@@ -266,7 +293,7 @@ def build_test(options: BuildOptions, stream: TextIO | None = None) -> dict[str,
                 used.add(name)
                 return name
 
-    audio_dir = out / "test" / "audio"
+    audio_dir = stage / "test" / "audio"
 
     def write(item_id: str, cid: str) -> str:
         name = opaque()
@@ -327,7 +354,10 @@ def build_test(options: BuildOptions, stream: TextIO | None = None) -> dict[str,
         "trials": trials,
         "stimuli": stimuli,
     }  # fmt: skip
-    atomic_write_text(out / "key.json", json.dumps(key, indent=1) + "\n")
-    page.write_page(out / "test" / "index.html", key, title=options.title)
-    webmushra.write_config(out / "webmushra" / "config.yaml", key, prefix=options.webmushra_prefix)
+    page.write_page(stage / "test" / "index.html", key, title=options.title)
+    webmushra.write_config(
+        stage / "webmushra" / "config.yaml", key, prefix=options.webmushra_prefix
+    )
+    atomic_write_text(stage / "key.json", json.dumps(key, indent=1) + "\n")
+    _publish(stage, out)
     return key

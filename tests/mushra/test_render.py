@@ -150,3 +150,13 @@ def test_datasets_option_reloads_the_same_clips(
     # No neural codec in this run, so nothing to match by default.
     assert cli_main(["mushra", str(small_run), "--out", str(tmp_path / "x")]) == 2
     assert "no neural codec to match" in capsys.readouterr().err
+
+
+def test_an_unrelated_test_folder_is_refused_not_removed(small_run: Path, tmp_path: Path, capsys):
+    mine = tmp_path / "out" / "test"
+    mine.mkdir(parents=True)
+    (mine / "precious.txt").write_text("keep me")
+    args = ["mushra", str(small_run), "--out", str(tmp_path / "out"), "--conditions", "opus:16"]
+    assert cli_main(args) == 2
+    assert "not a listening test this command built" in capsys.readouterr().err
+    assert (mine / "precious.txt").read_text() == "keep me"
