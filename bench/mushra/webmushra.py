@@ -1,7 +1,8 @@
 """Export the test as a webMUSHRA config (https://github.com/audiolabs/webMUSHRA).
 
 One ``type: mushra`` page per trial, wrapped in webMUSHRA's ``random`` group so each listener
-gets the trials in a random order; the anchors are our rendered files (``createAnchor35`` and
+gets the trials in a random order, with ``randomize: true`` (conditions shuffled on each page)
+and ``showConditionNames: false``; the anchors are our rendered files (``createAnchor35`` and
 ``createAnchor70`` are false: webMUSHRA would otherwise add its own filtered copies), the hidden
 reference is one of the ``stimuli`` like every other condition, listed under its opaque id so
 webMUSHRA's results name the same stimulus ids as key.json. Audio paths are
@@ -61,6 +62,8 @@ def config_text(key: dict[str, Any], prefix: str = "../test/") -> str:
             f"          reference: {_s(prefix + trial['reference_file'])}",
             "          createAnchor35: false",
             "          createAnchor70: false",
+            "          randomize: true",
+            "          showConditionNames: false",
             "          stimuli:",
         ]
         for sid in sorted(trial["stimuli"]):

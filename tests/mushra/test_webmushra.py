@@ -11,7 +11,7 @@ from bench.mushra.webmushra import config_text
 #: Keys webMUSHRA's MushraPage reads from a ``type: mushra`` page (configs/default.yaml there).
 MUSHRA_PAGE_KEYS = {
     "type", "id", "name", "content", "showWaveform", "enableLooping", "reference",
-    "createAnchor35", "createAnchor70", "stimuli",
+    "createAnchor35", "createAnchor70", "randomize", "showConditionNames", "stimuli",
 }  # fmt: skip
 
 
@@ -32,6 +32,7 @@ def test_config_has_webmushra_layout_and_resolvable_paths(built_test: tuple[Path
     for page in trials:
         assert set(page) == MUSHRA_PAGE_KEYS and page["type"] == "mushra"
         assert page["createAnchor35"] is False and page["createAnchor70"] is False
+        assert page["randomize"] is True and page["showConditionNames"] is False
         trial = by_id[page["id"]]
         assert set(page["stimuli"]) == set(trial["stimuli"])  # hidden ref and anchors included
         for file in [page["reference"], *page["stimuli"].values()]:
