@@ -7,7 +7,8 @@ sample-accurate, same-position switching between stimuli. Scripts, however, load
 and ``audio/<id>.js``, which holds the same WAV bytes in base64 and registers them under the
 opaque id. The page inserts the ``<script>`` tags of one trial when it opens, decodes every
 stimulus into an AudioBuffer and plays them all in sync through their own gain nodes, so a
-switch is a short crossfade at the same position. No server, no flag, no network.
+switch fades the signal heard out and the new one in (5 ms raised cosine each, no
+cross-fade: BS.1534-3 5.3) at the same position. No server, no flag, no network.
 
 The page embeds only opaque ids (trial, item, stimulus, file): which stimulus is which condition
 is in ``key.json``, outside the folder listeners get.

@@ -149,18 +149,20 @@ def session(built_test: tuple[Path, dict], tmp_path_factory: pytest.TempPathFact
                 "[...document.querySelectorAll('input[type=range]')].map(s => s.dataset.sid)"
             )
             page.click("#ref")
-            positions = []
+            positions, gains = [], []
             for sid in seen["order"]:
                 page.click(f'button[data-play="{sid}"]')
                 page.wait(f"!document.querySelector('input[data-sid=\"{sid}\"]').disabled")
                 time.sleep(0.12)
                 positions.append(page.eval("window.MUSHRA_PAGE.position()"))
+                gains.append((sid, page.eval("window.MUSHRA_PAGE.gains()")))
                 value = _rating(key, trial, sid)
                 page.eval(
                     f"(() => {{ const s = document.querySelector('input[data-sid=\"{sid}\"]');"
                     f" s.value = '{value}'; s.dispatchEvent(new Event('input')); }})()"
                 )
             seen["positions"] = positions
+            seen["gains"] = gains
             seen["context"] = page.eval("window.MUSHRA_PAGE.context()")
             seen["saved"] = page.eval(
                 f"JSON.parse(localStorage.getItem('namc-mushra:{key['test_id']}')).ratings"
@@ -219,6 +221,13 @@ def test_switching_keeps_the_playback_position(session):
     steps = [b - a for a, b in itertools.pairwise(positions)]
     length = seen["length"]
     assert all(0.05 < (s % length) < 2.0 for s in steps), positions
+
+
+def test_after_a_switch_only_the_chosen_signal_is_heard(session):
+    for seen in session["trials"]:
+        for sid, gains in seen["gains"]:
+            assert gains[sid] == pytest.approx(1.0)
+            assert all(v == pytest.approx(0.0, abs=1e-6) for k, v in gains.items() if k != sid)
 
 
 def test_downloads_match_the_contract_and_the_ratings(session):
