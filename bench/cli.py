@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "score": "bench.commands.score",
     "download": "bench.commands.download",
     "train-namc": "bench.commands.train_namc",
+    "mushra": "bench.commands.mushra",
+    "mushra-analyse": "bench.commands.mushra_analyse",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

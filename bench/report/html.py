@@ -168,6 +168,9 @@ def write_report(
                 "examples": examples_by_dataset.get(dataset, []),
             }
         )
+    # A listening test analysed into this folder (mushra-analyse --report) shows as a section.
+    from bench.mushra.report import load_section
+
     page = render(
         "report.html.j2",
         title="namc-bench report",
@@ -182,6 +185,7 @@ def write_report(
         metrics=[metrics[m] for m in names],
         min_points=min_points,
         table_files=TABLE_FILES,
+        listening=load_section(out),
     )
     target = out / "index.html"
     atomic_write_text(target, page)
