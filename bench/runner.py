@@ -422,7 +422,9 @@ def _metric_infos(metrics: Mapping[str, Any]) -> dict[str, Any]:
     from bench.report import MetricInfo
 
     return {
-        name: MetricInfo(name, bool(m.higher_is_better), m.unit, m.domain)
+        name: MetricInfo(
+            name, bool(m.higher_is_better), m.unit, m.domain, reference_free=not m.intrusive
+        )
         for name, m in metrics.items()
     }
 
@@ -577,7 +579,8 @@ def _git_commit() -> dict[str, Any]:
 
 #: The libraries whose versions shape the results (recorded in run.json).
 LIBRARIES = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "visqol-python",
-             "torch", "constriction", "pandas", "matplotlib", "numba")  # fmt: skip
+             "torch", "constriction", "pandas", "matplotlib", "numba", "lc3py", "speechmos",
+             "onnxruntime")  # fmt: skip
 
 
 def library_versions(names: Sequence[str] = LIBRARIES) -> dict[str, str]:
@@ -634,7 +637,13 @@ def _run_meta(
             for c in codecs
         },
         "metrics": {
-            name: {"version": m.version(), "rate": m.rate, "domain": m.domain, "unit": m.unit}
+            name: {
+                "version": m.version(),
+                "rate": m.rate,
+                "domain": m.domain,
+                "unit": m.unit,
+                "reference_free": not m.intrusive,
+            }
             for name, m in metrics.items()
         },
         "resampler": resampler_description(),

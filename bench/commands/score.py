@@ -27,7 +27,10 @@ Output (keys in metric order):
               NaN/inf samples is refused instead, see the exit status)
   "_meta":    {"reference": {...}, "degraded": {...}, "resampler": "soxr ... HQ",
                "domain": ..., "metrics": {"<metric>": {"rate", "channels", "unit",
-               "higher_is_better", "domain", "applicable", "version", "detail"}}}
+               "higher_is_better", "domain", "applicable", "version", "detail",
+               "reference_free"}}}
+            A reference-free metric (DNSMOS: "reference_free": true) scores DEG alone;
+            its entry also gives "reference_value", the same metric of REF.
 
 --metrics takes "all" (default) or a comma-separated list of metric names. With --domain,
 "all" means the metrics that apply to that content, and explicitly named metrics that do not
@@ -107,7 +110,13 @@ def score_files(
             "applicable": result.applicable,
             "version": metric.version(),
             "detail": result.detail,
+            "reference_free": not metric.intrusive,
         }
+        if not metric.intrusive:
+            # What the same model says of the original: the baseline for DEG's value.
+            meta_metrics[metric.name]["reference_value"] = _json_value(
+                metric.score_signal(reference).value
+            )
     out["reasons"] = reasons
     out["_meta"] = {
         "reference": {

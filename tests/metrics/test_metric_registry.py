@@ -36,7 +36,15 @@ EXPECTED = {
     "pesq_nb": (8000, "mono", "speech", True, "MOS-LQO"),
     "visqol_audio": (48000, "mono", "audio", True, "MOS-LQO"),
     "visqol_speech": (16000, "mono", "speech", True, "MOS-LQO"),
+    "dnsmos_sig": (16000, "mono", "speech", True, "MOS"),
+    "dnsmos_bak": (16000, "mono", "speech", True, "MOS"),
+    "dnsmos_ovrl": (16000, "mono", "speech", True, "MOS"),
+    "dnsmos_p808": (16000, "mono", "speech", True, "MOS"),
+    "plcmos": (16000, "mono", "speech", True, "MOS"),
 }
+#: Reference-free metrics, and the ones only computed when named.
+REFERENCE_FREE = {"dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "plcmos"}
+NOT_DEFAULT = {"plcmos"}
 
 
 def test_every_metric_declares_its_properties() -> None:
@@ -51,6 +59,8 @@ def test_every_metric_declares_its_properties() -> None:
         assert metric.description
         described = metric.describe()
         assert described["name"] == name and described["rate"] == rate
+        assert described["reference_free"] == (name in REFERENCE_FREE) == (not metric.intrusive)
+        assert described["default"] == (name not in NOT_DEFAULT)
         json.dumps(described)  # plain data
 
 
@@ -65,10 +75,14 @@ def test_version_names_the_libraries_and_the_resampler() -> None:
 def test_default_sets_follow_the_domain() -> None:
     speech = [m.name for m in resolve_metrics(None, "speech")]
     audio = [m.name for m in resolve_metrics("default", "audio")]
-    assert speech == [n for n, e in EXPECTED.items() if e[2] in ("both", "speech")]
+    assert speech == [
+        n for n, e in EXPECTED.items() if e[2] in ("both", "speech") and n not in NOT_DEFAULT
+    ]
     assert audio == ["snr", "psnr", "si_sdr", "lsd", "mel_distance", "visqol_audio"]
     assert [m.name for m in resolve_metrics("all", "audio")] == audio
-    assert [m.name for m in resolve_metrics("all", None)] == list(EXPECTED)
+    assert [m.name for m in resolve_metrics("all", None)] == [
+        n for n in EXPECTED if n not in NOT_DEFAULT
+    ]
 
 
 def test_explicit_names_are_honoured_in_order_without_duplicates() -> None:
