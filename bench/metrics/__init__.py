@@ -143,8 +143,8 @@ def resolve_metrics(spec: str | Iterable[str] | None, domain: str | None) -> lis
 
     ``None``, ``"all"`` and ``"default"`` mean every metric that applies to ``domain``
     (``"speech"`` or ``"audio"``; ``None`` = content unknown, every metric), leaving out the
-    metrics marked ``default = False`` (PLCMOS), which run only when named. Explicit names are
-    honoured even where they do not apply: they are computed, and
+    metrics marked ``default = False`` (DNSMOS, PLCMOS), which run only when named. Explicit
+    names are honoured even where they do not apply: they are computed, and
     :func:`~bench.metrics.prepared.score_degraded` marks their results
     ``applicable=False``. ``"default,visqol_speech"`` adds a name to the default set.
     """
