@@ -465,7 +465,9 @@ def _warm_up_report() -> None:
     """Import what the outputs need and draw one throw-away plot (see ``plots.warm_up``); a
     failure here is not an error (the outputs then pay for it themselves)."""
     try:
-        import bench.report  # noqa: F401  (pandas, jinja2, scipy.special)
+        import scipy.special  # noqa: F401  (the summary's confidence intervals)
+
+        import bench.report  # noqa: F401  (pandas, jinja2)
         from bench.report.plots import warm_up
 
         warm_up()
