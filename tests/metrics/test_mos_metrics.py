@@ -175,3 +175,22 @@ def test_report_labels_say_no_reference() -> None:
     )
     assert MetricInfo("snr", True, "dB").label() == "snr (dB)"
     assert MetricInfo("x", True, "", "both", True).label() == "x (no reference)"
+
+
+def test_score_command_gives_the_references_own_value(speech: Audio, tmp_path: Path) -> None:
+    """``python -m bench score``: DEG's DNSMOS, and REF's own as the baseline beside it."""
+    from bench.audio import save_audio
+    from bench.commands.score import score_files
+
+    _, decoded = get_codec("opus").roundtrip(speech, 6)
+    ref, deg = tmp_path / "ref.wav", tmp_path / "deg.wav"
+    save_audio(ref, speech)
+    save_audio(deg, decoded)
+    out = score_files(str(ref), str(deg), "snr,dnsmos_ovrl", None)
+    meta = out["_meta"]["metrics"]
+    assert meta["dnsmos_ovrl"]["reference_free"] and not meta["snr"]["reference_free"]
+    assert "reference_value" not in meta["snr"]
+    original = get_metric("dnsmos_ovrl").score_signal(load_audio(ref)).value
+    assert meta["dnsmos_ovrl"]["reference_value"] == original
+    assert out["dnsmos_ovrl"] == get_metric("dnsmos_ovrl").score_signal(load_audio(deg)).value
+    assert original > out["dnsmos_ovrl"]
