@@ -8,6 +8,9 @@ start-up and exit included) and ``run.json``'s timings it reports:
 
 * ``ratio``: wall / (stage CPU / cores), the target being <= 1.15 (stage CPU = the workers'
   CPU seconds in load, reference preparation, codec and metrics: the work itself);
+* ``overhead_cpu_s``: the CPU seconds of the whole process tree beyond stage CPU (imports,
+  workers' start-up and exit, tables, plots, page): unlike wall times, not inflated by other
+  work on the machine;
 * where the rest goes: before the first job (``before_compute_s``: planning, workers starting),
   the compute phase beyond stage CPU / cores (workers' start-up, the last points' imbalance),
   the outputs (``outputs_s``: tables, plots, page) and what lies outside ``run.json``'s clock
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,9 +60,13 @@ def one_run(root: Path, data: Path, work: Path) -> dict[str, Any]:
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root)}
     load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the whole process tree (the main process and every worker it waited for).
+    tree_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     meta = json.loads((out / "run.json").read_text())
@@ -71,6 +79,9 @@ def one_run(root: Path, data: Path, work: Path) -> dict[str, Any]:
         "stage_cpu_s": stage,
         "ratio": wall / per_core,
         "load_1min_before": load,
+        # Robust to other work on the machine: CPU spent beyond the work itself.
+        "tree_cpu_s": tree_cpu,
+        "overhead_cpu_s": tree_cpu - stage,
         "run_json_wall_s": timings["wall_s"],
         "compute_wall_s": timings["compute_wall_s"],
         "compute_over_stage_per_core_s": timings["compute_wall_s"] - per_core,
