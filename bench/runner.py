@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -175,9 +176,6 @@ def run_benchmark(
     clips: Sequence[Any], options: RunOptions, stream: TextIO | None = None
 ) -> RunOutcome:
     """Run the matrix over ``clips``; see the module docstring."""
-
-    from bench.metrics import resolve_metrics
-
     stream = stream if stream is not None else sys.stderr
     started = time.time()
     codecs = resolve_codecs(options.codecs)
@@ -192,6 +190,37 @@ def run_benchmark(
         print(f"note: {note}", file=stream)
     if not clips:
         raise BenchError("no clips to run")
+
+    executor = None
+    if options.executor == "local":
+        # Start the workers now: their start-up overlaps the planning below (a run whose points
+        # are all in the store kills them unused).
+        executor = make_executor(
+            options.executor,
+            options.jobs or _default_jobs(),
+            WorkerSetup(plugin_dirs=tuple(str(d) for d in default_plugin_dirs())),
+            _timeout(options, clips),
+        )
+        executor.prestart(len(clips) * sum(len(ladder) for ladder in ladders.values()))
+    try:
+        return _run_planned(clips, options, stream, started, codecs, versions, ladders, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _run_planned(
+    clips: Sequence[Any],
+    options: RunOptions,
+    stream: TextIO,
+    started: float,
+    codecs: list[Codec],
+    versions: dict[str, str],
+    ladders: dict[str, list[float | None]],
+    executor: Any,
+) -> RunOutcome:
+    """The rest of :func:`run_benchmark`, with the local executor's workers starting up."""
+    from bench.metrics import resolve_metrics
 
     domains = sorted({clip.domain for clip in clips})
     metrics_by_domain = {d: resolve_metrics(options.metrics, d) for d in domains}
@@ -229,15 +258,22 @@ def run_benchmark(
         transient: dict[str, dict[str, Any]] = {}
         timings: Counter[str] = Counter()
         compute_start = time.time()
+        warming = None
+        if jobs and options.report:
+            # The report's imports and matplotlib's first-plot costs, paid while the workers
+            # compute instead of after them.
+            warming = threading.Thread(target=_warm_up_report, name="warm-up", daemon=True)
+            warming.start()
         if jobs:
-            setup = WorkerSetup(plugin_dirs=tuple(str(d) for d in default_plugin_dirs()))
-            executor = make_executor(
-                options.executor,
-                options.jobs or _default_jobs(),
-                setup,
-                _timeout(options, clips),
-                options.scheduler,
-            )
+            if executor is None:
+                setup = WorkerSetup(plugin_dirs=tuple(str(d) for d in default_plugin_dirs()))
+                executor = make_executor(
+                    options.executor,
+                    options.jobs or _default_jobs(),
+                    setup,
+                    _timeout(options, clips),
+                    options.scheduler,
+                )
             progress = _Progress(computed, stream)
 
             def on_result(job: Job, index: int, fields: dict, scores: dict) -> None:
@@ -272,6 +308,8 @@ def run_benchmark(
             meta["worker_restarts"] = getattr(executor, "restarts", 0)
             meta["work_steals"] = getattr(executor, "steals", 0)
         compute_s = time.time() - compute_start
+        if warming is not None:
+            warming.join()
         computed_keys = {point.key for job in jobs for point in job.points}
         results = _results_table(planned, store, transient, all_metrics, metric_keys, computed_keys)
     failed = int((results["status"] != "ok").sum())
@@ -291,10 +329,15 @@ def run_benchmark(
     )
     with _writing(out_dir, cache_path):
         files_cache = cache_path.with_name(cache_path.name + ".files")
+        outputs_start = time.time()
         files = _write_outputs(
             out_dir, results, all_metrics, clips, codecs, options, meta, files_cache
         )
         meta["timings"]["wall_s"] = round(time.time() - started, 3)  # the report included
+        # Wall time before the first job went out (planning, workers starting) and after
+        # the last result came back (tables, plots, page): the fixed costs of a run.
+        meta["timings"]["before_compute_s"] = round(compute_start - started, 3)
+        meta["timings"]["outputs_s"] = round(time.time() - outputs_start, 3)
         meta["files"] = {k: str(v.relative_to(out_dir)) for k, v in files.items()}
         _write_json(out_dir / "run.json", meta)
         files["run.json"] = out_dir / "run.json"
@@ -418,11 +461,27 @@ def _results_table(
 
 
 # -- outputs ------------------------------------------------------------------------------------
+def _warm_up_report() -> None:
+    """Import what the outputs need and draw one throw-away plot (see ``plots.warm_up``); a
+    failure here is not an error (the outputs then pay for it themselves)."""
+    try:
+        import scipy.special  # noqa: F401  (the summary's confidence intervals)
+
+        import bench.report  # noqa: F401  (pandas, jinja2)
+        from bench.report.plots import warm_up
+
+        warm_up()
+    except Exception:  # only a speed-up
+        pass
+
+
 def _metric_infos(metrics: Mapping[str, Any]) -> dict[str, Any]:
     from bench.report import MetricInfo
 
     return {
-        name: MetricInfo(name, bool(m.higher_is_better), m.unit, m.domain)
+        name: MetricInfo(
+            name, bool(m.higher_is_better), m.unit, m.domain, reference_free=not m.intrusive
+        )
         for name, m in metrics.items()
     }
 
@@ -577,7 +636,8 @@ def _git_commit() -> dict[str, Any]:
 
 #: The libraries whose versions shape the results (recorded in run.json).
 LIBRARIES = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "visqol-python",
-             "torch", "constriction", "pandas", "matplotlib", "numba")  # fmt: skip
+             "torch", "constriction", "pandas", "matplotlib", "numba", "lc3py", "speechmos",
+             "onnxruntime")  # fmt: skip
 
 
 def library_versions(names: Sequence[str] = LIBRARIES) -> dict[str, str]:
@@ -634,7 +694,13 @@ def _run_meta(
             for c in codecs
         },
         "metrics": {
-            name: {"version": m.version(), "rate": m.rate, "domain": m.domain, "unit": m.unit}
+            name: {
+                "version": m.version(),
+                "rate": m.rate,
+                "domain": m.domain,
+                "unit": m.unit,
+                "reference_free": not m.intrusive,
+            }
             for name, m in metrics.items()
         },
         "resampler": resampler_description(),

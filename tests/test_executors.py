@@ -108,3 +108,27 @@ def test_a_cut_arriving_after_its_job_ended_is_ignored(setup: WorkerSetup, tmp_p
         assert [e[2] for e in events if e[0] == "result"] == [0, 1]
     finally:
         executor._stop(worker)
+
+
+def test_prestarted_workers_do_the_work_and_leave_when_told(
+    setup: WorkerSetup, tmp_path: Path
+) -> None:
+    """prestart() spawns the workers run() then uses (no others are started); they exit when
+    the run ends, and close() kills spares no run took."""
+    job = one_clip_job(tmp_path / "clips", 4)
+    executor = LocalExecutor(2, setup, timeout_s=60)
+    executor.prestart(5)  # at most `jobs` workers
+    prestarted = {w.process.pid for w in executor._spare}
+    assert len(prestarted) == 2
+    pids: set[int] = set()
+    executor.run([job], lambda job, index, fields, scores: pids.add(fields["params"]["pid"]))
+    assert pids and pids <= prestarted
+    assert executor._spare == []
+    for pid in prestarted:  # gone (exited and reaped), not left running
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    spare = LocalExecutor(2, setup, timeout_s=60)
+    spare.prestart(1)
+    (worker,) = spare._spare
+    spare.close()
+    assert not worker.process.is_alive() and spare._spare == []

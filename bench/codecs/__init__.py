@@ -42,6 +42,7 @@ BUILTIN_MODULES = (
     "bench.codecs.pyav_codecs",
     "bench.codecs.cli_codecs",
     "bench.codecs.namc",
+    "bench.codecs.lc3_codec",
 )
 
 #: Environment variable naming extra plug-in folders (``os.pathsep``-separated).

@@ -34,6 +34,8 @@ def collect() -> dict[str, Any]:
             "rate": m.rate or "input's",
             "domain": m.domain,
             "better": "higher" if m.higher_is_better else "lower",
+            "reference_free": not m.intrusive,
+            "default": m.default,
             "description": m.description,
         }
         for m in all_metrics().values()
@@ -67,7 +69,9 @@ def print_listing(listing: dict[str, Any], out=sys.stdout) -> None:  # type: ign
     for m in listing["metrics"]:
         print(
             f"   {m['name']:<14} {m['domain']:<7} {m['better']:>6} is better, "
-            f"unit {m['unit']}, at {m['rate']} Hz",
+            f"unit {m['unit']}, at {m['rate']} Hz"
+            + (", no reference" if m.get("reference_free") else "")
+            + ("" if m.get("default", True) else ", only when named"),
             file=out,
         )
         if m["description"]:

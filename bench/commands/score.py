@@ -42,10 +42,14 @@ Output (keys in metric order):
                "method", "max_lag", "frames", "dropped": {"reference": {"start", "end"},
                "degraded": {"start", "end"}}} (samples at REF's rate),
                "metrics": {"<metric>": {"rate", "channels", "unit", "higher_is_better",
-               "domain", "applicable", "version", "detail", "aligned"}}}
+               "domain", "applicable", "version", "detail", "aligned",
+               "reference_free"}}}
+            A reference-free metric (DNSMOS: "reference_free": true) scores DEG alone;
+            its entry also gives "reference_value", the same metric of REF.
 
 --metrics takes "all" (default) or a comma-separated list of metric names. "all" is the
-default set: pesq_nb16 (narrowband PESQ on 16 kHz input) is computed only when named, e.g.
+default set: pesq_nb16 (narrowband PESQ on 16 kHz input), DNSMOS and PLCMOS are computed only
+when named, e.g.
 "all,pesq_nb16". With --domain, "all" means the metrics that apply to that content, and
 explicitly named metrics that do not apply are computed but marked "applicable": false.
 
@@ -152,8 +156,9 @@ def score_files(
         degraded = degraded.resample(reference.rate)
         degraded_meta["resampled_to"] = reference.rate
 
-    # ViSQOL gets the files as they are; with --align every other metric gets the aligned cut.
-    aligned = [m for m in metrics if align and not m.aligns_itself]
+    # ViSQOL (which aligns itself) and the reference-free metrics get the files as they are;
+    # with --align every other metric gets the aligned cut.
+    aligned = [m for m in metrics if align and m.intrusive and not m.aligns_itself]
     align_meta: dict[str, Any] | None = None
     pairs = [([m for m in metrics if m not in aligned], reference, degraded)]
     if aligned:
@@ -188,7 +193,13 @@ def score_files(
             "version": metric.version(),
             "detail": detail,
             "aligned": metric in aligned,
+            "reference_free": not metric.intrusive,
         }
+        if not metric.intrusive:
+            # What the same model says of the original: the baseline for DEG's value.
+            meta_metrics[metric.name]["reference_value"] = _json_value(
+                metric.score_signal(reference).value
+            )
     out["reasons"] = reasons
     out["_meta"] = {
         "reference": {

@@ -26,6 +26,7 @@ from bench.metrics.base import (
     Metric,
     MetricResult,
     MetricState,
+    ReferenceFreeMetric,
 )
 from bench.metrics.prepared import PreparedReference, prepare_reference, score_degraded
 from bench.registry import Registry
@@ -39,6 +40,7 @@ __all__ = [
     "MetricResult",
     "MetricState",
     "PreparedReference",
+    "ReferenceFreeMetric",
     "all_metrics",
     "get_metric",
     "limit_numba_threads",
@@ -57,6 +59,7 @@ BUILTIN_MODULES = (
     "bench.metrics.stoi_metrics",
     "bench.metrics.pesq_metrics",
     "bench.metrics.visqol_metrics",
+    "bench.metrics.mos_metrics",
 )
 
 #: Words of a ``--metrics`` spec that mean "every metric that applies to the dataset".
@@ -138,11 +141,10 @@ def get_metric(name: str) -> Metric:
 def resolve_metrics(spec: str | Iterable[str] | None, domain: str | None) -> list[Metric]:
     """Turn a ``--metrics`` value into metrics, for a dataset of ``domain``.
 
-    ``None``, ``"all"`` and ``"default"`` mean every metric of the default set that applies to
-    ``domain`` (``"speech"`` or ``"audio"``; ``None`` = content unknown, every metric of the
-    default set). A metric with ``in_default = False`` (``pesq_nb16``) is only computed when
-    named. Explicit names are
-    honoured even where they do not apply: they are computed, and
+    ``None``, ``"all"`` and ``"default"`` mean every metric that applies to ``domain``
+    (``"speech"`` or ``"audio"``; ``None`` = content unknown, every metric), leaving out the
+    metrics marked ``default = False`` (DNSMOS, PLCMOS), which run only when named. Explicit
+    names are honoured even where they do not apply: they are computed, and
     :func:`~bench.metrics.prepared.score_degraded` marks their results
     ``applicable=False``. ``"default,visqol_speech"`` adds a name to the default set.
     """
@@ -160,7 +162,7 @@ def resolve_metrics(spec: str | Iterable[str] | None, domain: str | None) -> lis
     for name in names:
         if name in DEFAULT_WORDS:
             for metric in metrics.values():
-                if metric.in_default and (domain is None or metric.applies_to(domain)):
+                if metric.default and (domain is None or metric.applies_to(domain)):
                     chosen.setdefault(metric.name, metric)
         else:
             chosen.setdefault(name, get_metric(name))

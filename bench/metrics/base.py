@@ -14,6 +14,12 @@ machine-readable reason from :data:`REASONS`. An exception inside a metric's lib
 Subclasses implement :meth:`Metric._prepare` and :meth:`Metric._score`; the public methods here
 do the checks every metric shares (duration, silence, shape) and the conversion to the metric's
 rate and channel layout, so a metric's own code only ever sees signals it can score.
+
+A *reference-free* (non-intrusive) metric such as DNSMOS scores the degraded signal alone:
+it subclasses :class:`ReferenceFreeMetric` (``intrusive = False``) and implements
+:meth:`ReferenceFreeMetric._score_signal`. It goes through the same two calls (its ``prepare``
+does nothing, so the runner and the store treat every metric alike) and can also score one
+signal directly with :meth:`Metric.score_signal`, e.g. the original clip as a baseline.
 """
 
 from __future__ import annotations
@@ -141,8 +147,11 @@ class Metric(ABC):
     #: alignment, as its C++ tool does): such a signal is scored as it is, not refused with
     #: ``length_mismatch``.
     aligns_itself: ClassVar[bool] = False
-    #: False for a metric computed only when named: ``"all"``/``"default"`` leave it out.
-    in_default: ClassVar[bool] = True
+    #: False for a reference-free (non-intrusive) metric: it scores the degraded signal alone.
+    intrusive: ClassVar[bool] = True
+    #: Part of the default set (``--metrics default``) on the content it applies to; a metric
+    #: left out is computed only when named.
+    default: ClassVar[bool] = True
     #: Bumped when this wrapper changes in a way that changes values.
     wrapper_version: ClassVar[int] = 1
     #: Distributions whose versions change this metric's values.
@@ -183,6 +192,9 @@ class Metric(ABC):
             return MetricState(self.name, rate, channels, frames, failure=result)
 
         shape = (self.working_rate(reference.rate), reference.channels, reference.frames)
+        if not self.intrusive:
+            # Nothing to prepare: the degraded signal is checked and scored on its own.
+            return MetricState(self.name, *shape)
         try:
             if reference.duration < self.min_duration:
                 return failed(
@@ -213,6 +225,8 @@ class Metric(ABC):
         """
         if state.failure is not None:
             return state.failure
+        if not self.intrusive:
+            return self.score_signal(degraded)
         try:
             converted = self.convert(degraded)
             got = (converted.rate, converted.channels, converted.frames)
@@ -237,6 +251,35 @@ class Metric(ABC):
     def score(self, reference: Audio, degraded: Audio) -> MetricResult:
         """Convenience: ``score_prepared(prepare(reference), degraded)``."""
         return self.score_prepared(self.prepare(reference), degraded)
+
+    def score_signal(self, audio: Audio) -> MetricResult:
+        """Score one signal with a reference-free metric; never raises.
+
+        The same rules as a degraded signal against a reference: shorter than
+        :attr:`min_duration` gives ``too_short``, digital silence ``silent`` (the models were
+        never shown silence and their value for it means nothing), the channel rule and rate
+        are applied first. An intrusive metric has nothing to score a lone signal against.
+        """
+        if self.intrusive:
+            raise TypeError(f"{self.name} needs a reference; use score(reference, degraded)")
+        try:
+            if audio.duration < self.min_duration:
+                return MetricResult.fail(
+                    "too_short",
+                    f"signal lasts {audio.duration:.3f} s; {self.name} needs at least "
+                    f"{self.min_duration:g} s",
+                )
+            converted = self.convert(audio)
+            if converted.is_silent():
+                return MetricResult.fail(
+                    "silent", f"signal is digital silence; {self.name} is undefined"
+                )
+            result = self._score(None, converted)
+        except Exception as exc:  # a metric must not stop a run
+            return MetricResult.fail("error", _describe_error(exc))
+        if result.reason is None and math.isnan(result.value):
+            return MetricResult.fail("error", f"{self.name} returned NaN without a reason")
+        return result
 
     def score_arrays(self, reference: Any, degraded: Any, rate: int) -> MetricResult:
         """Score raw float arrays (1-D mono or ``(channels, frames)``) given at ``rate``.
@@ -286,8 +329,32 @@ class Metric(ABC):
             "domain": self.domain,
             "best": self.best,
             "min_duration": self.min_duration,
+            "reference_free": not self.intrusive,
+            "default": self.default,
             "description": self.description,
         }
 
     def __repr__(self) -> str:
         return f"<metric {self.name}: {self.rate or 'input'} Hz, {self.channels}, {self.domain}>"
+
+
+class ReferenceFreeMetric(Metric):
+    """Base class of a non-intrusive metric: the degraded signal alone is scored.
+
+    Subclasses implement :meth:`_score_signal` on the converted signal (at :attr:`rate`, after
+    the channel rule, at least :attr:`min_duration` long, not silent).
+    """
+
+    intrusive: ClassVar[bool] = False
+    needs_sound: ClassVar[bool] = False
+    accepts_silent_degraded: ClassVar[bool] = False
+
+    @abstractmethod
+    def _score_signal(self, signal: Audio) -> MetricResult:
+        """Score ``signal`` (already converted to the metric's rate and channels)."""
+
+    def _prepare(self, reference: Audio) -> Any:
+        return None
+
+    def _score(self, data: Any, degraded: Audio) -> MetricResult:
+        return self._score_signal(degraded)

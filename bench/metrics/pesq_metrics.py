@@ -89,7 +89,7 @@ class PesqNarrowband16k(_Pesq):
     rate = 16000
     mode = "nb"
     best = 4.548638343811035
-    in_default = False
+    default = False
     description = (
         "narrowband PESQ called on 16 kHz input, pesq(16000, ref, deg, 'nb') as in much "
         "published work; not in the default set"

@@ -183,6 +183,7 @@ def write_report(
         neural=sorted(neural),
         codecs=codecs,
         metrics=[metrics[m] for m in names],
+        reference_free={m for m in names if metrics[m].reference_free},
         min_points=min_points,
         table_files=TABLE_FILES,
         listening=load_section(out),

@@ -15,12 +15,15 @@ class MetricInfo:
     ``higher_is_better`` orients every comparison (for ``lsd`` or ``mel_distance`` lower is
     better). ``domain`` is ``"speech"`` for metrics that only mean something on speech (PESQ,
     STOI, ViSQOL speech mode), ``"audio"`` for general-audio-only metrics, ``"both"`` otherwise.
+    ``reference_free`` marks a non-intrusive metric (DNSMOS): it scores the decoded signal
+    alone, and every label says "no reference".
     """
 
     name: str
     higher_is_better: bool = True
     unit: str = ""
     domain: str = "both"
+    reference_free: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -36,8 +39,9 @@ class MetricInfo:
         return self.domain == "both" or not dataset_domain or self.domain == dataset_domain
 
     def label(self) -> str:
-        """Axis/table label, e.g. ``"si_sdr (dB)"``."""
-        return f"{self.name} ({self.unit})" if self.unit else self.name
+        """Axis/table label, e.g. ``"si_sdr (dB)"``, ``"dnsmos_ovrl (MOS, no reference)"``."""
+        notes = [n for n in (self.unit, "no reference" if self.reference_free else "") if n]
+        return f"{self.name} ({', '.join(notes)})" if notes else self.name
 
     def direction(self) -> str:
         """``"higher is better"`` or ``"lower is better"``."""

@@ -37,7 +37,15 @@ EXPECTED = {
     "pesq_nb16": (16000, "mono", "speech", True, "MOS-LQO"),
     "visqol_audio": (48000, "mono", "audio", True, "MOS-LQO"),
     "visqol_speech": (16000, "mono", "speech", True, "MOS-LQO"),
+    "dnsmos_sig": (16000, "mono", "speech", True, "MOS"),
+    "dnsmos_bak": (16000, "mono", "speech", True, "MOS"),
+    "dnsmos_ovrl": (16000, "mono", "speech", True, "MOS"),
+    "dnsmos_p808": (16000, "mono", "speech", True, "MOS"),
+    "plcmos": (16000, "mono", "speech", True, "MOS"),
 }
+#: Reference-free metrics, and the ones only computed when named.
+REFERENCE_FREE = {"dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808", "plcmos"}
+NOT_DEFAULT = REFERENCE_FREE  # DNSMOS costs twice the rest: only when named
 
 #: Metrics left out of "all"/"default" (computed only when named).
 OPT_IN = ("pesq_nb16",)
@@ -55,6 +63,8 @@ def test_every_metric_declares_its_properties() -> None:
         assert metric.description
         described = metric.describe()
         assert described["name"] == name and described["rate"] == rate
+        assert described["reference_free"] == (name in REFERENCE_FREE) == (not metric.intrusive)
+        assert described["default"] == (name not in NOT_DEFAULT)
         json.dumps(described)  # plain data
 
 
@@ -69,7 +79,7 @@ def test_version_names_the_libraries_and_the_resampler() -> None:
 def test_default_sets_follow_the_domain() -> None:
     speech = [m.name for m in resolve_metrics(None, "speech")]
     audio = [m.name for m in resolve_metrics("default", "audio")]
-    defaults = [n for n in EXPECTED if n not in OPT_IN]
+    defaults = [n for n in EXPECTED if n not in OPT_IN and n not in NOT_DEFAULT]
     assert speech == [n for n in defaults if EXPECTED[n][2] in ("both", "speech")]
     assert audio == ["snr", "psnr", "si_sdr", "lsd", "mel_distance", "visqol_audio"]
     assert [m.name for m in resolve_metrics("all", "audio")] == audio
@@ -77,7 +87,8 @@ def test_default_sets_follow_the_domain() -> None:
 
 
 def test_opt_in_metrics_are_computed_only_when_named() -> None:
-    assert [n for n, m in all_metrics().items() if not m.in_default] == list(OPT_IN)
+    left_out = [n for n, m in all_metrics().items() if not m.default]
+    assert left_out == [n for n in EXPECTED if n in OPT_IN or n in NOT_DEFAULT]
     named = [m.name for m in resolve_metrics("default,pesq_nb16", "speech")]
     assert named[-1] == "pesq_nb16" and named.count("pesq_nb16") == 1
     assert [m.name for m in resolve_metrics("pesq_nb16", None)] == ["pesq_nb16"]

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The fixed costs of a small run: a 16-point run's wall time against its stage CPU / cores.
+
+The run: ``run_bench.py --codecs opus --bitrates 6,16,32,64`` over 2 ESC-50 and 2 LibriSpeech
+clips of the mini corpora (16 points, every default metric, the report written), ``--jobs 2``,
+a fresh results store each time. From the process's wall time (measured here, interpreter
+start-up and exit included) and ``run.json``'s timings it reports:
+
+* ``ratio``: wall / (stage CPU / cores), the target being <= 1.15 (stage CPU = the workers'
+  CPU seconds in load, reference preparation, codec and metrics: the work itself);
+* ``overhead_cpu_s``: the CPU seconds of the whole process tree beyond stage CPU (imports,
+  workers' start-up and exit, tables, plots, page): unlike wall times, not inflated by other
+  work on the machine;
+* where the rest goes: before the first job (``before_compute_s``: planning, workers starting),
+  the compute phase beyond stage CPU / cores (workers' start-up, the last points' imbalance),
+  the outputs (``outputs_s``: tables, plots, page) and what lies outside ``run.json``'s clock
+  (imports before the run starts, interpreter exit).
+
+Each configuration runs ``--repeats`` times and the median is kept, with the load average
+(other work on the machine inflates wall times, not CPU times). ``--root`` runs another
+checkout (e.g. a ``git worktree`` of an older commit) for a before/after comparison.
+
+    python benchmarks/bench_small_run.py [--repeats 3] [--root PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe  # noqa: E402
+
+TARGET = 1.15
+CORES = 2
+
+
+def one_run(root: Path, data: Path, work: Path) -> dict[str, Any]:
+    """One fresh 16-point run in ``root``; its timings."""
+    out, cache = work / "out", work / "cache.sqlite"
+    datasets = (
+        f"esc50={data / 'esc50-mini'},librispeech={data / 'librispeech-mini' / 'LibriSpeech'}"
+    )
+    args = [
+        sys.executable, "run_bench.py", "--codecs", "opus", "--bitrates", "6,16,32,64",
+        "--datasets", datasets, "--limit", "2", "--jobs", str(CORES), "--out", str(out),
+        "--cache", str(cache),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the whole process tree (the main process and every worker it waited for).
+    tree_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        raise RuntimeError(f"run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    meta = json.loads((out / "run.json").read_text())
+    timings = meta["timings"]
+    assert meta["points"] == 16, meta["points"]
+    stage = float(timings["stage_cpu_s"])
+    per_core = stage / CORES
+    row = {
+        "wall_s": wall,
+        "stage_cpu_s": stage,
+        "ratio": wall / per_core,
+        "load_1min_before": load,
+        # Robust to other work on the machine: CPU spent beyond the work itself.
+        "tree_cpu_s": tree_cpu,
+        "overhead_cpu_s": tree_cpu - stage,
+        "run_json_wall_s": timings["wall_s"],
+        "compute_wall_s": timings["compute_wall_s"],
+        "compute_over_stage_per_core_s": timings["compute_wall_s"] - per_core,
+        "outside_run_json_s": wall - timings["wall_s"],
+    }
+    for name in ("before_compute_s", "outputs_s"):  # absent before these were recorded
+        if name in timings:
+            row[name] = timings[name]
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--root", type=Path, default=ROOT, help="checkout to run (default: this)")
+    parser.add_argument("--data", type=Path, default=Path(
+        os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data")))  # fmt: skip
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+
+    runs = []
+    for i in range(args.repeats):
+        with tempfile.TemporaryDirectory(prefix="bench-small-") as work:
+            runs.append(one_run(args.root.resolve(), args.data.resolve(), Path(work)))
+        print(
+            f"run {i + 1}: wall {runs[-1]['wall_s']:.2f} s, stage CPU "
+            f"{runs[-1]['stage_cpu_s']:.2f} s, ratio {runs[-1]['ratio']:.2f} "
+            f"(load {runs[-1]['load_1min_before']:.2f})",
+            flush=True,
+        )
+    keys = [k for k in runs[0] if all(k in r for r in runs)]
+    median = {k: statistics.median(r[k] for r in runs) for k in keys}
+    record = {
+        "meta": describe(),
+        "root": str(args.root.resolve()),
+        "workload": "opus 6/16/32/64 kbps x (2 ESC-50 + 2 LibriSpeech clips), --jobs 2, report",
+        "runs": runs,
+        "median": median,
+        "target_ratio": TARGET,
+        "met": median["ratio"] <= TARGET,
+    }
+    print("\nmedian:", json.dumps({k: round(v, 3) for k, v in median.items()}, indent=1))
+    print(
+        f"ratio {median['ratio']:.2f} (target <= {TARGET}): {'met' if record['met'] else 'NOT met'}"
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"small-run-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"written: {path}")
+    return 0 if record["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
