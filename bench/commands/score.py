@@ -167,6 +167,14 @@ def score_files(
     results: dict[str, MetricResult] = {}
     rates: dict[str, int] = {}
     for group, ref, deg in pairs:
+        # A reference-free metric scores DEG alone, whatever its length; the run's pipeline
+        # (score_degraded) refuses another length there because it is not the clip's decode.
+        free = [m for m in group if not m.intrusive]
+        for metric in free:
+            applicable = domain is None or metric.applies_to(domain)
+            results[metric.name] = metric.score_signal(deg).marked(applicable)
+            rates[metric.name] = metric.working_rate(deg.rate)
+        group = [m for m in group if m.intrusive]
         if group:
             prepared = prepare_reference(group, ref, domain)
             results.update(score_degraded(prepared, deg))

@@ -89,8 +89,7 @@ def prepare_reference(
 def _mismatch(reference: Audio, degraded: Audio, metric: Metric) -> str | None:
     if degraded.rate != reference.rate:
         return f"degraded is at {degraded.rate} Hz, reference at {reference.rate} Hz"
-    # ViSQOL aligns a signal of another length itself; a reference-free metric never compares.
-    if degraded.frames != reference.frames and metric.intrusive and not metric.aligns_itself:
+    if degraded.frames != reference.frames and not metric.aligns_itself:
         return f"degraded has {degraded.frames} frames, reference {reference.frames}"
     if metric.channels != "mono" and degraded.channels != reference.channels:
         return f"degraded has {degraded.channels} channel(s), reference {reference.channels}"

@@ -102,6 +102,23 @@ def test_other_rate_is_resampled_and_other_length_is_a_mismatch(
     )
 
 
+def test_reference_free_metrics_score_a_degraded_file_of_any_length(
+    capsys, tmp_path: Path, short_speech: Audio
+) -> None:
+    """DNSMOS never compares DEG with REF: another length is no mismatch, and the value is the
+    one the model gives DEG alone (the run's pipeline still refuses another length)."""
+    ref, short = tmp_path / "ref.wav", tmp_path / "short.wav"
+    save_audio(ref, short_speech, "FLOAT")
+    cut = short_speech.segment(0, 24000)
+    save_audio(short, cut, "FLOAT")
+    status, out, err = _score(capsys, str(ref), str(short), "--metrics", "dnsmos_ovrl,snr")
+    assert status == 0 and out is not None
+    assert out["reasons"] == {"snr": "length_mismatch"}
+    assert out["dnsmos_ovrl"] == get_metric("dnsmos_ovrl").score_signal(cut).value
+    assert out["_meta"]["metrics"]["dnsmos_ovrl"]["reference_free"] is True
+    assert "dnsmos" not in err
+
+
 def _coded(audio: Audio, delay: int, tail: int) -> Audio:
     """``audio`` with ``delay`` frames of silence before it and ``tail`` after it, the shape
     of a file decoded by a tool that leaves the codec's delay and padding in."""
