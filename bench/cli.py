@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "score": "bench.commands.score",
     "download": "bench.commands.download",
     "train-namc": "bench.commands.train_namc",
+    "weights": "bench.commands.weights",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

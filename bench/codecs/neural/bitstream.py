@@ -136,20 +136,25 @@ def _range_encode(groups: list[np.ndarray], flags: list[np.ndarray], size: int) 
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
-def _range_decode(data: bytes, shapes: list[tuple[int, int]], size: int) -> list[np.ndarray]:
-    import constriction
+def _check_fits(data: bytes, shapes: list[tuple[int, int]], size: int) -> None:
+    """Refuse frame counts the range-coded ``data`` cannot hold, before allocating them.
 
-    if len(data) % 4:
-        raise BitstreamError(f"range-coded codes must be whole 32-bit words, got {len(data)} bytes")
-    # Even a codebook repeating one code costs at least alpha*(K-1)*ln(1 + F/(alpha*K))/ln 2
-    # bits (the integral bound of the adaptive model's cost): refuse frame counts the data
-    # cannot hold before allocating them.
+    Even a codebook repeating one code costs at least ``alpha (K-1) ln(1 + F / (alpha K)) / ln 2``
+    bits under the adaptive model (the integral bound of its cost)."""
     floor = sum(
         rows * ALPHA * (size - 1) * math.log1p(frames / (ALPHA * size)) / math.log(2)
         for rows, frames in shapes
     )
     if floor > 8 * len(data) + 64:
         raise BitstreamError(f"range-coded codes: {shapes} cannot fit in {len(data)} bytes")
+
+
+def _range_decode(data: bytes, shapes: list[tuple[int, int]], size: int) -> list[np.ndarray]:
+    import constriction
+
+    if len(data) % 4:
+        raise BitstreamError(f"range-coded codes must be whole 32-bit words, got {len(data)} bytes")
+    _check_fits(data, shapes, size)
     family = constriction.stream.model.Categorical(perfect=False)
     words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
     out: list[np.ndarray] = []
@@ -317,6 +322,9 @@ def read_codes(data: bytes, header: Header, codebook_size: int) -> list[np.ndarr
         raise BitstreamError(
             f"neural peer bitstream: code beyond the codebook size {codebook_size}"
         )
+    if header.mode == MODE_RANGE:
+        ranged = [(int((~k).sum()), f) for k, (_, f) in zip(rows, shapes, strict=True)]
+        _check_fits(rest, ranged, codebook_size)
     out: list[np.ndarray] = []
     offset = 0
     for keep, (codebooks, frames) in zip(rows, shapes, strict=True):
@@ -326,8 +334,7 @@ def read_codes(data: bytes, header: Header, codebook_size: int) -> list[np.ndarr
         offset += n
         out.append(group)
     if header.mode == MODE_RANGE:
-        coded = _range_decode(rest, [(int((~k).sum()), f) for k, (_, f) in zip(rows, shapes,
-                              strict=True)], codebook_size)  # fmt: skip
+        coded = _range_decode(rest, ranged, codebook_size)
         for group, keep, values in zip(out, rows, coded, strict=True):
             group[~keep] = values
         # The coder is deterministic: a valid stream is exactly the re-encoding of its codes.

@@ -58,8 +58,8 @@ class WeightSource:
         """One line telling a user how to put the weights where they are looked for."""
         cached = "models--" + self.repo.replace("/", "--")
         return (
-            f"run `hf download {self.repo}` on a machine with internet and copy its "
-            f"~/.cache/huggingface/hub/{cached} to {hf_cache_dir() / cached}, or put the "
+            f"run `hf download {self.repo}` on a machine with internet and copy the folder "
+            f"{cached} of its Hugging Face cache into {hf_cache_dir()}, or put the "
             f"checkpoint folder (config.json + weights) at {weights_root() / self.folder_name}, "
             f"or set {self.env_var}=FOLDER"
         )
