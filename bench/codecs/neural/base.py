@@ -174,11 +174,11 @@ class NeuralPeer(Codec):
         missing = missing_packages(self.requires)
         if self.mode == bitstream.MODE_RANGE:
             missing += missing_packages(["constriction"])
-        if missing:
-            return False, (
-                f"missing Python package(s) {', '.join(missing)}: pip install -e '.[{EXTRA}]'"
-            )
         located = self.locate_weights()
+        if missing:
+            why = f"missing Python package(s) {', '.join(missing)}: pip install -e '.[{EXTRA}]'"
+            # Say where the weights would be looked for too, so one fix does not reveal another.
+            return False, why + ("" if located.found else f"; and {located.reason()}")
         if not located.found:
             return False, located.reason()
         return True, ""
