@@ -103,3 +103,20 @@ def test_weights_command_and_list_show_where_they_looked(empty: Path):
     line = next(x for x in listing.stdout.splitlines() if x.strip().startswith("encodec48 "))
     assert "UNAVAILABLE" in line and str(empty / "own" / "encodec_48khz") in line
     assert "hf download facebook/encodec_48khz" in line
+
+
+def test_without_the_extra_the_reason_names_it_and_the_weight_paths(empty: Path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    ok, reason = get_codec("mimi").availability()
+    assert not ok and "missing Python package(s) torch" in reason and "'.[neural]'" in reason
+    assert str(empty / "own" / "mimi") in reason
+    from bench.codecs.neural.base import require
+    from bench.errors import CodecUnavailable
+
+    with pytest.raises(CodecUnavailable, match=r"\[neural\]"):
+        require(["torch"], "mimi")
