@@ -160,3 +160,33 @@ def test_refusals(peers):
         codec.roundtrip(noise(24000, 0.1, channels=3), 1.5)
     with pytest.raises(Exception, match="supported"):
         codec.roundtrip(noise(24000, 0.1), 2.0)
+
+
+def test_a_run_codes_peers_in_worker_processes(peers, tmp_path):
+    """The suite's own run (worker processes, real clip) finds the weights from the environment
+    and records the rate measured from the bytes."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, TEST_DATA
+
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "run_bench.py", "--codecs", "encodec24,mimi-rc", "--limit", "1",
+         "--datasets", f"esc50={TEST_DATA / 'esc50-mini'}", "--metrics", "snr",
+         "--bitrates", "1.1,3", "--out", str(out)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    with (out / "results.csv").open(newline="") as handle:
+        rows = {(r["codec"], float(r["target_kbps"])): r for r in csv.DictReader(handle)}
+    assert rows[("mimi-rc", 1.1)]["status"] == "ok"
+    assert rows[("encodec24", 3.0)]["status"] == "ok"
+    assert set(rows) == {("mimi-rc", 1.1), ("encodec24", 3.0)}  # each codec's own points only
+    row = rows[("encodec24", 3.0)]
+    kbps = 8 * int(row["bytes"]) / float(row["duration_s"]) / 1000
+    assert float(row["actual_kbps"]) == pytest.approx(kbps) == pytest.approx(3.058, abs=1e-3)
+    assert row["neural"] in ("True", "true", "1")
