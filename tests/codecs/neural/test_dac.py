@@ -23,6 +23,7 @@ from bench.audio import Audio  # noqa: E402
 from bench.codecs import get_codec  # noqa: E402
 from bench.codecs.neural import base, bitstream  # noqa: E402
 from bench.errors import BitstreamError, CodecUnavailable, UnsupportedBitrate  # noqa: E402
+from tests.codecs.neural.conftest import noise  # noqa: E402
 
 #: (codec, rate, strides, codebooks) of the published checkpoints.
 GEOMETRY = {
@@ -64,12 +65,6 @@ def dac_env(checkpoints: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> di
     for name, folder in checkpoints.items():
         monkeypatch.setenv(f"BENCH_WEIGHTS_{name.upper()}", str(folder))
     return checkpoints
-
-
-def noise(rate: int, seconds: float, channels: int = 1, seed: int = 0) -> Audio:
-    rng = np.random.default_rng(seed)
-    frames = int(rate * seconds)
-    return Audio((0.1 * rng.standard_normal((channels, frames))).astype(np.float32), rate)
 
 
 def test_operating_points_are_codebook_counts() -> None:

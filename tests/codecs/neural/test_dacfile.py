@@ -20,7 +20,8 @@ from bench.audio import Audio  # noqa: E402
 from bench.codecs import get_codec  # noqa: E402
 from bench.codecs.neural import dacfile  # noqa: E402
 from bench.errors import BitstreamError, CodecError  # noqa: E402
-from tests.codecs.neural.test_dac import GEOMETRY, noise, save_tiny_dac  # noqa: E402
+from tests.codecs.neural.conftest import noise  # noqa: E402
+from tests.codecs.neural.test_dac import GEOMETRY, save_tiny_dac  # noqa: E402
 
 
 @pytest.fixture(scope="module")

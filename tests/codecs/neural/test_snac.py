@@ -24,6 +24,7 @@ from bench.codecs import get_codec  # noqa: E402
 from bench.codecs.neural import base, bitstream  # noqa: E402
 from bench.codecs.neural.snac_codec import CONFIGS, snac_geometry  # noqa: E402
 from bench.errors import BitstreamError, CodecUnavailable  # noqa: E402
+from tests.codecs.neural.conftest import noise  # noqa: E402
 
 
 def save_tiny_snac(folder: Path, name: str) -> Path:
@@ -49,12 +50,6 @@ def snac_env(checkpoints: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> d
     for name, folder in checkpoints.items():
         monkeypatch.setenv(f"BENCH_WEIGHTS_{name.upper()}", str(folder))
     return checkpoints
-
-
-def noise(rate: int, seconds: float, channels: int = 1, seed: int = 0) -> Audio:
-    rng = np.random.default_rng(seed)
-    frames = int(rate * seconds)
-    return Audio((0.1 * rng.standard_normal((channels, frames))).astype(np.float32), rate)
 
 
 def test_one_operating_point_each_at_the_published_rates() -> None:
