@@ -36,7 +36,7 @@ from bench.codecs.neural.weights import Located, WeightSource, checkpoint_digest
 from bench.errors import AudioError, BitstreamError, CodecError, CodecUnavailable
 
 #: Changes when the base class's handling of audio changes (resampling, channels, lengths).
-ADAPTER_VERSION = 1
+ADAPTER_VERSION = 2
 #: The extra that installs what the peers need.
 EXTRA = "neural"
 
@@ -246,7 +246,7 @@ class NeuralPeer(Codec):
                 "checksum_bytes": bitstream.CRC_BYTES,
                 "side_info_bytes": len(side),
                 "code_bytes": len(data) - overhead - len(side),
-                "model_rate": self.model_rate,
+                "native_rate": self.model_rate,
             },
         )
 

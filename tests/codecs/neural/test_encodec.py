@@ -176,7 +176,8 @@ def test_a_run_codes_peers_in_worker_processes(peers, tmp_path):
     done = subprocess.run(
         [sys.executable, "run_bench.py", "--codecs", "encodec24,mimi-rc", "--limit", "1",
          "--datasets", f"esc50={TEST_DATA / 'esc50-mini'}", "--metrics", "snr",
-         "--bitrates", "1.1,3", "--out", str(out)],
+         "--bitrates", "1.1,3", "--out", str(out), "--cache", str(tmp_path / "c.sqlite"),
+         "--no-report"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
@@ -189,4 +190,4 @@ def test_a_run_codes_peers_in_worker_processes(peers, tmp_path):
     row = rows[("encodec24", 3.0)]
     kbps = 8 * int(row["bytes"]) / float(row["duration_s"]) / 1000
     assert float(row["actual_kbps"]) == pytest.approx(kbps) == pytest.approx(3.058, abs=1e-3)
-    assert row["neural"] in ("True", "true", "1")
+    assert row["neural"] in ("True", "true", "1") and row["native_rate"] == "24000"
