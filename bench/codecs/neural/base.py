@@ -228,7 +228,9 @@ class NeuralPeer(Codec):
             rate=audio.rate, length=audio.frames, channels=audio.channels,
             n_codebooks=n_codebooks, codebook_size=self.codebook_size, groups=groups, side=side,
         )  # fmt: skip
-        overhead = bitstream.HEADER_BYTES + 5 * len(groups) + bitstream.CRC_BYTES
+        overhead = (
+            bitstream.HEADER_BYTES + bitstream.GROUP_BYTES * len(groups) + bitstream.CRC_BYTES
+        )
         frames = sum(g.shape[1] for g in groups)
         return Encoded(
             data=data,

@@ -60,6 +60,8 @@ ALPHA = 0.5
 _HEADER = struct.Struct("<4sBBBIIIBBBBI")
 _GROUP = struct.Struct("<BI")
 HEADER_BYTES = _HEADER.size
+#: Bytes of each code group's entry (codebooks, frames) after the header.
+GROUP_BYTES = _GROUP.size
 CRC_BYTES = 4
 MAX_RATE = 1_536_000
 MAX_LENGTH = 2**32 - 1
