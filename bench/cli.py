@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "train-namc": "bench.commands.train_namc",
     "mushra": "bench.commands.mushra",
     "mushra-analyse": "bench.commands.mushra_analyse",
+    "weights": "bench.commands.weights",
 }
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

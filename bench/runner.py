@@ -636,8 +636,8 @@ def _git_commit() -> dict[str, Any]:
 
 #: The libraries whose versions shape the results (recorded in run.json).
 LIBRARIES = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "visqol-python",
-             "torch", "constriction", "pandas", "matplotlib", "numba", "lc3py", "speechmos",
-             "onnxruntime")  # fmt: skip
+             "torch", "transformers", "snac", "constriction", "pandas", "matplotlib",
+             "numba", "lc3py", "speechmos", "onnxruntime")  # fmt: skip
 
 
 def library_versions(names: Sequence[str] = LIBRARIES) -> dict[str, str]:

@@ -54,10 +54,20 @@ def test_constraints_pin_every_dependency() -> None:
     assert pins["torch"] == "2.13.0" and pins["av"] == "17.0.0"
 
 
+def test_torch_is_an_extra_not_a_dependency() -> None:
+    """The main job (classic codecs + NAMC, numpy) installs without torch (README command 1)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[\[<>=!~ ]", r, maxsplit=1)[0].lower() for r in project["dependencies"]}
+    assert not names & {"torch", "transformers", "snac", "torchaudio"}
+    extras = project["optional-dependencies"]
+    assert any(r.startswith("torch") for r in extras["train"])
+    assert {"torch", "transformers", "snac"} <= {re.split(r"[<>=]", r)[0] for r in extras["neural"]}
+
+
 def test_every_command_explains_itself() -> None:
     top = subprocess.run([sys.executable, "-m", "bench", "--help"], capture_output=True,
                          text=True, cwd=ROOT, check=True).stdout  # fmt: skip
-    for command in ("run", "list", "roundtrip", "score", "download", "train-namc"):
+    for command in ("run", "list", "roundtrip", "score", "download", "train-namc", "weights"):
         assert command in top
         out = subprocess.run([sys.executable, "-m", "bench", command, "--help"],
                              capture_output=True, text=True, cwd=ROOT)  # fmt: skip

@@ -43,6 +43,12 @@ BUILTIN_MODULES = (
     "bench.codecs.cli_codecs",
     "bench.codecs.namc",
     "bench.codecs.lc3_codec",
+    # Neural peers (torch and transformers load on first encode, not here).
+    "bench.codecs.neural.encodec",
+    "bench.codecs.neural.mimi",
+    "bench.codecs.neural.dac",
+    "bench.codecs.neural.dacfile",
+    "bench.codecs.neural.snac_codec",
 )
 
 #: Environment variable naming extra plug-in folders (``os.pathsep``-separated).

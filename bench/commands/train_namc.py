@@ -113,7 +113,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise BenchError("train-namc needs PyTorch (pip install torch)") from None
+        raise BenchError(
+            "train-namc needs PyTorch: pip install -c constraints.txt -e '.[train]'"
+        ) from None
     from bench.namc.train import train
 
     config = get_config(args.config)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench.audio import Audio
+from bench.errors import BenchError
 from bench.namc import entropy
 from bench.namc.config import SAMPLE_RATE, NamcConfig
 from bench.namc.model import NamcModel
@@ -150,7 +151,10 @@ def train(
     model with its prior (index counts over the training clips) and a record of the run:
     losses, per-codebook perplexity, validation SNR, timing and library versions.
     """
-    import torch
+    try:
+        import torch
+    except ImportError:  # NAMC inference is numpy; only training needs the [train] extra
+        raise BenchError("training NAMC needs PyTorch: pip install -e '.[train]'") from None
     from tqdm import tqdm
 
     from bench.namc.torch_model import NamcNet, multi_resolution_stft_loss
