@@ -462,15 +462,12 @@ def _results_table(
 
 # -- outputs ------------------------------------------------------------------------------------
 def _warm_up_report() -> None:
-    """Import what the outputs need and draw one throw-away plot (see ``plots.warm_up``); a
-    failure here is not an error (the outputs then pay for it themselves)."""
+    """Import what the outputs need while the workers compute; a failure here is not an error
+    (the outputs then pay for it themselves)."""
     try:
         import scipy.special  # noqa: F401  (the summary's confidence intervals)
 
         import bench.report  # noqa: F401  (pandas, jinja2)
-        from bench.report.plots import warm_up
-
-        warm_up()
     except Exception:  # only a speed-up
         pass
 
