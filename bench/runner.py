@@ -260,7 +260,7 @@ def _run_planned(
         compute_start = time.time()
         warming = None
         if jobs and options.report:
-            # The report's imports and matplotlib's first-plot costs, paid while the workers
+            # The report's imports (pandas, jinja2, scipy.special), paid while the workers
             # compute instead of after them.
             warming = threading.Thread(target=_warm_up_report, name="warm-up", daemon=True)
             warming.start()
@@ -639,15 +639,9 @@ LIBRARIES = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "vis
 
 def library_versions(names: Sequence[str] = LIBRARIES) -> dict[str, str]:
     """Installed versions of ``names`` (default: the libraries that shape the results)."""
-    from importlib import metadata
+    from bench.metrics.base import distribution_version
 
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    return {name: distribution_version(name) or "not installed" for name in names}
 
 
 def _run_meta(
