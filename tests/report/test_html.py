@@ -296,3 +296,23 @@ def test_degenerate_tables_still_give_a_page(tmp_path: Path):
     ]
     page = write_report(tmp_path / "minimal", minimal, None, METRICS, {"command": 5})
     assert "No neural codec in this run" in page.read_text("utf-8")
+
+
+def test_plot_and_template_caches_are_reused(tmp_path: Path):
+    results = make_results()
+    cache = tmp_path / "cache"
+    first = write_report(tmp_path / "a", results, None, METRICS, RUN_META, cache_dir=cache)
+    kept = sorted(cache.glob("*.svg"))
+    assert len(kept) == 9 and list((cache / "templates").glob("*.cache"))
+    # A second run with the same data takes its plots from the cache (marked here to tell).
+    marked = kept[0].read_bytes().replace(b"</svg>", b"<!-- kept -->\n</svg>")
+    kept[0].write_bytes(marked)
+    second = write_report(tmp_path / "b", results, None, METRICS, RUN_META, cache_dir=cache)
+    plots = {p.read_bytes() for p in (tmp_path / "b" / "plots").glob("*.svg")}
+    assert marked in plots and len(plots) == 9
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert stamp.sub("", first.read_text("utf-8")) == stamp.sub("", second.read_text("utf-8"))
+    # Other data (every point's rate): drawn again, not taken from the cache.
+    other = results.assign(actual_kbps=results["actual_kbps"] * 1.01)
+    write_report(tmp_path / "c", other, None, METRICS, RUN_META, cache_dir=cache)
+    assert marked not in {p.read_bytes() for p in (tmp_path / "c" / "plots").glob("*.svg")}
