@@ -1,7 +1,6 @@
 """Entry point for ``python -m bench``."""
 
-import sys
+from bench.cli import exit_process, main
 
-from bench.cli import main
-
-sys.exit(main())
+if __name__ == "__main__":
+    exit_process(main())

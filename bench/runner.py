@@ -260,7 +260,7 @@ def _run_planned(
         compute_start = time.time()
         warming = None
         if jobs and options.report:
-            # The report's imports and matplotlib's first-plot costs, paid while the workers
+            # The report's imports (pandas, jinja2, scipy.special), paid while the workers
             # compute instead of after them.
             warming = threading.Thread(target=_warm_up_report, name="warm-up", daemon=True)
             warming.start()
@@ -462,15 +462,12 @@ def _results_table(
 
 # -- outputs ------------------------------------------------------------------------------------
 def _warm_up_report() -> None:
-    """Import what the outputs need and draw one throw-away plot (see ``plots.warm_up``); a
-    failure here is not an error (the outputs then pay for it themselves)."""
+    """Import what the outputs need while the workers compute; a failure here is not an error
+    (the outputs then pay for it themselves)."""
     try:
         import scipy.special  # noqa: F401  (the summary's confidence intervals)
 
         import bench.report  # noqa: F401  (pandas, jinja2)
-        from bench.report.plots import warm_up
-
-        warm_up()
     except Exception:  # only a speed-up
         pass
 
@@ -642,15 +639,9 @@ LIBRARIES = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "vis
 
 def library_versions(names: Sequence[str] = LIBRARIES) -> dict[str, str]:
     """Installed versions of ``names`` (default: the libraries that shape the results)."""
-    from importlib import metadata
+    from bench.metrics.base import distribution_version
 
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    return {name: distribution_version(name) or "not installed" for name in names}
 
 
 def _run_meta(

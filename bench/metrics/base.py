@@ -28,6 +28,7 @@ import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from typing import Any, ClassVar
 
@@ -109,12 +110,20 @@ class MetricState:
     failure: MetricResult | None = None
 
 
+@cache
+def distribution_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (``None`` when not installed), looked up once
+    per process: each look-up scans every ``sys.path`` entry (a few ms), and a run asks for the
+    same few libraries for every metric, in the cache keys and in the run metadata."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def library_version(distribution: str) -> str:
     """``"name==version"`` of an installed distribution (``"name==?"`` when not installed)."""
-    try:
-        return f"{distribution}=={metadata.version(distribution)}"
-    except metadata.PackageNotFoundError:
-        return f"{distribution}==?"
+    return f"{distribution}=={distribution_version(distribution) or '?'}"
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -1,8 +1,9 @@
 """SVG plots of a listening test: ratings per condition, per item, and MUSHRA against metrics.
 
-Same rules as the run report's plots (:mod:`bench.report.plots`): matplotlib's object API, no
-pyplot, text as paths, labels from data through :func:`~bench.report.plots.safe_label`, file
-names from a hash so no data reaches the file system, written atomically.
+Drawn with matplotlib's object API (no pyplot), text as paths, labels from data through
+:func:`~bench.report.plots.safe_label` (no mathtext), file names from a hash so no data reaches
+the file system, written atomically. (The run report's rate-distortion plots use the suite's
+own SVG writer instead, for speed; these are drawn once per listening test.)
 """
 
 from __future__ import annotations

@@ -323,11 +323,15 @@ def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, pd.DataFram
     return out
 
 
-def _lossy_codecs(results: pd.DataFrame, dataset: str) -> list[str]:
-    """Codecs with at least one lossy row (any status) in ``dataset``, sorted."""
-    rows = results[results["dataset"].astype(str) == dataset]
-    lossy = lossy_mask(rows)
-    return sorted(set(rows.loc[lossy, "codec"].astype(str)))
+def _lossy_codecs(results: pd.DataFrame) -> dict[str, list[str]]:
+    """dataset -> codecs with at least one lossy row (any status) there, sorted; computed once
+    per table (once per dataset and metric, it was a fifth of a small run's report)."""
+    lossy = results[lossy_mask(results)]
+    pairs = set(zip(lossy["dataset"].astype(str), lossy["codec"].astype(str), strict=True))
+    out: dict[str, list[str]] = {}
+    for dataset, codec in sorted(pairs):
+        out.setdefault(dataset, []).append(codec)
+    return out
 
 
 def _clip_curves(
@@ -430,11 +434,12 @@ def matched_quality_table(
     """
     points = rd_points(results, metrics) if points is None else points
     curves = _curves(points)
+    lossy_codecs = _lossy_codecs(results)
     neural = neural_codecs(results)
     rows: list[dict[str, object]] = []
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
-        codecs = _lossy_codecs(results, dataset)
+        codecs = lossy_codecs.get(dataset, [])
         if not neural & set(by_codec):
             continue
         per_clip = _clip_curves(results, dataset, metric)
@@ -514,11 +519,12 @@ def matched_rate_table(
     """
     points = rd_points(results, metrics) if points is None else points
     curves = _curves(points)
+    lossy_codecs = _lossy_codecs(results)
     neural = neural_codecs(results)
     rows: list[dict[str, object]] = []
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
-        classic = [c for c in _lossy_codecs(results, dataset) if c not in neural]
+        classic = [c for c in lossy_codecs.get(dataset, []) if c not in neural]
         for neural_codec, neural_points in by_codec.items():
             if neural_codec not in neural:
                 continue
@@ -582,10 +588,11 @@ def bd_rate_table(
     """
     points = rd_points(results, metrics) if points is None else points
     curves = _curves(points)
+    lossy_codecs = _lossy_codecs(results)
     rows: list[dict[str, object]] = []
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
-        codecs = _lossy_codecs(results, dataset)
+        codecs = lossy_codecs.get(dataset, [])
         for anchor in codecs:
             for codec in codecs:
                 if codec == anchor:

@@ -1,20 +1,23 @@
 """Rate-distortion plots: metric against measured kbps (log axis), one line per codec.
 
-Drawn with matplotlib's object API (no pyplot, no global backend switch, safe in a worker) and
-saved as SVG files with text converted to paths, so nothing from the data becomes markup in the
-file; the page shows them through ``<img>``, where an SVG can run no script anyway.
+Written as SVG by a small writer of this module (no matplotlib: its import and drawing were
+most of a small run's fixed costs). Every number is formatted with a fixed precision, so the
+same data gives the same bytes; every text from data goes through :func:`svg_text` (control
+and non-XML characters dropped, XML-escaped), so nothing from the data becomes markup. The
+page shows the plots through ``<img>``, where an SVG can run no script anyway.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
@@ -39,6 +42,15 @@ _CLASSIC_COLORS = (
 )
 _NEURAL_COLORS = ("#d62728", "#000000", "#6a0dad")
 _TICKS = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 320, 512, 1024)
+
+# Geometry in SVG user units (px at 96 dpi: 640 x 420, the size of the former 6.4 x 4.2 inch
+# figure at 100 dpi). Sizes given in points (marker sizes, line widths) scale by _PT.
+_WIDTH, _HEIGHT = 640.0, 420.0
+_LEFT, _RIGHT, _TOP, _BOTTOM = 76.8, 620.8, 33.6, 369.6
+_PT = 100.0 / 72.0
+_FONT = "DejaVu Sans,Bitstream Vera Sans,Arial,Helvetica,sans-serif"
+# Characters XML 1.0 does not allow in a document at all (escaping cannot help them).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,9 @@ def codec_styles(codecs: list[str], neural: set[str]) -> dict[str, dict[str, obj
 
 
 def safe_label(text: object, limit: int = 48) -> str:
-    """Text from data made inert for matplotlib: no mathtext (``$`` escaped), no control
-    characters, not hidden from the legend (a leading ``_`` would be), at most ``limit`` chars."""
+    """Text from data made inert for matplotlib (the MUSHRA analysis plots): no mathtext (``$``
+    escaped), no control characters, not hidden from the legend (a leading ``_`` would be), at
+    most ``limit`` chars."""
     label = re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()
     if len(label) > limit:
         label = label[: limit - 1] + "…"
@@ -87,10 +100,94 @@ def safe_label(text: object, limit: int = 48) -> str:
     return label
 
 
+def svg_text(text: object, limit: int = 48) -> str:
+    """Text from data as the character data of an SVG ``<text>`` (or an attribute value): control
+    and other non-XML characters become spaces, at most ``limit`` characters, then XML-escaped
+    (``& < >`` and both quotes), so it can never become markup."""
+    label = _NOT_XML.sub(" ", re.sub(r"[\x00-\x1f\x7f]+", " ", str(text))).strip()
+    if len(label) > limit:
+        label = label[: limit - 1] + "…"
+    return escape(label, {'"': "&quot;", "'": "&apos;"})
+
+
 def plot_file_name(dataset: str, metric: str) -> str:
     """``plots/rd-<12 hex>.svg``: hash-based, so data never reaches the file system."""
     digest = hashlib.sha256(f"rd\0{dataset}\0{metric}".encode("utf-8", "surrogatepass"))
     return f"{PLOTS_DIR}/rd-{digest.hexdigest()[:12]}.svg"
+
+
+def _num(value: float) -> str:
+    """A coordinate with two decimals, no ``-0``: the same value always gives the same text."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _y_ticks(low: float, high: float) -> tuple[list[float], int]:
+    """About 4-8 round ticks covering [low, high] (steps 1, 2, 2.5, 5 x 10^k) and the decimals
+    their labels need."""
+    span = high - low
+    raw = span / 6.0
+    exponent = math.floor(math.log10(raw))
+    for mantissa in (1.0, 2.0, 2.5, 5.0, 10.0):
+        step = mantissa * 10.0**exponent
+        if span / step <= 8.0:
+            break
+    first = math.ceil(low / step - 1e-9)
+    ticks = []
+    k = first
+    while k * step <= high + step * 1e-9:
+        ticks.append(k * step)
+        k += 1
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9) + (1 if mantissa == 2.5 else 0))
+    return ticks, decimals
+
+
+def _marker(marker: str, x: float, y: float, size: float, color: str) -> str:
+    """One marker of ``size`` points (matplotlib's meaning: the marker's width) at (x, y)."""
+    r = size * _PT / 2.0
+    fill = f'fill="{color}" stroke="{color}" stroke-width="0.8"'
+    if marker == "o":
+        return f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(r)}" {fill}/>'
+    if marker == "s":
+        s = r * 0.9
+        return (
+            f'<rect x="{_num(x - s)}" y="{_num(y - s)}" width="{_num(2 * s)}" '
+            f'height="{_num(2 * s)}" {fill}/>'
+        )
+    # Polygons: (angle of the first vertex in degrees, vertices, inner radius ratio for a star).
+    shapes = {
+        "^": (-90, 3, None),
+        "v": (90, 3, None),
+        "<": (180, 3, None),
+        ">": (0, 3, None),
+        "D": (-90, 4, None),
+        "p": (-90, 5, None),
+        "h": (-90, 6, None),
+        "*": (-90, 5, 0.382),
+    }
+    start, count, inner = shapes.get(marker, (-90, 4, None))
+    corners = []
+    steps = count * 2 if inner else count
+    for i in range(steps):
+        radius = r * (inner if inner and i % 2 else 1.0)
+        angle = math.radians(start + 360.0 * i / steps)
+        corners.append(f"{_num(x + radius * math.cos(angle))},{_num(y + radius * math.sin(angle))}")
+    return f'<polygon points="{" ".join(corners)}" {fill}/>'
+
+
+def _line(x1: float, y1: float, x2: float, y2: float, extra: str = "") -> str:
+    """A ``<line>`` element (its stroke from ``extra`` or the enclosing group)."""
+    return f'<line x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}"{extra}/>'
+
+
+def _text(
+    x: float, y: float, text: str, size: float, anchor: str = "middle", extra: str = ""
+) -> str:
+    """A ``<text>`` element; ``text`` must already be escaped (:func:`svg_text`)."""
+    return (
+        f'<text x="{_num(x)}" y="{_num(y)}" font-size="{_num(size * _PT)}" '
+        f'text-anchor="{anchor}"{extra}>{text}</text>'
+    )
 
 
 def render_rd_svg(
@@ -101,76 +198,184 @@ def render_rd_svg(
 ) -> bytes:
     """SVG bytes of one rate-distortion plot from :func:`bench.report.matching.rd_points` rows
     of one dataset and metric. Error bars: 95 % CI of the mean; dotted verticals: the measured
-    rates of the neural operating points (where the matched tables compare)."""
-    import matplotlib
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+    rates of the neural operating points (where the matched tables compare). Points without a
+    finite positive rate or a finite quality cannot sit on the axes and are left out."""
+    kbps = points["kbps"].to_numpy(dtype=np.float64)
+    quality = points["quality"].to_numpy(dtype=np.float64)
+    ci = np.nan_to_num(points["ci95"].to_numpy(dtype=np.float64), nan=0.0, posinf=0.0)
+    keep = np.isfinite(kbps) & (kbps > 0) & np.isfinite(quality)
+    frame = pd.DataFrame(
+        {
+            "codec": points["codec"].astype(str).to_numpy()[keep],
+            "neural": points["neural"].astype(bool).to_numpy()[keep],
+            "kbps": kbps[keep],
+            "quality": quality[keep],
+            "ci": np.abs(ci[keep]),
+        }
+    )
+    out: list[str] = [
+        '<?xml version="1.0" encoding="utf-8" standalone="no"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(_WIDTH)}" '
+        f'height="{_num(_HEIGHT)}" viewBox="0 0 {_num(_WIDTH)} {_num(_HEIGHT)}" '
+        f'font-family="{_FONT}" fill="#000000">',
+        f'<rect width="{_num(_WIDTH)}" height="{_num(_HEIGHT)}" fill="#ffffff"/>',
+    ]
+    arrow = "↑" if info.higher_is_better else "↓"
+    ylabel = f"{svg_text(info.label())}  {arrow} {escape(info.direction())}"
+    if not frame.empty:
+        low, high = float(frame["kbps"].min()), float(frame["kbps"].max())
+        if high <= low:
+            low, high = low / 1.5, high * 1.5
+        x_low, x_high = math.log(low / 1.15), math.log(high * 1.15)
+        y_min = float((frame["quality"] - frame["ci"]).min())
+        y_max = float((frame["quality"] + frame["ci"]).max())
+        if y_max - y_min <= 1e-12 * max(1.0, abs(y_max)):
+            pad = max(abs(y_max) * 0.05, 0.05)
+        else:
+            pad = (y_max - y_min) * 0.05
+        y_low, y_high = y_min - pad, y_max + pad
 
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "namc-bench"}):
-        # Fixed margins: constrained layout would double the drawing time of every plot.
-        fig = Figure(figsize=(6.4, 4.2), dpi=100)
-        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
-        ax = fig.add_subplot()
-        rates = points["kbps"].to_numpy(dtype=np.float64)
-        for codec, rows in points.groupby("codec", sort=True):
-            rows = rows.sort_values("kbps")
-            style = dict(styles.get(str(codec), {}))
-            neural = bool(rows["neural"].iloc[0])
-            name = safe_label(codec) + (" (neural)" if neural else "")
-            yerr = np.nan_to_num(rows["ci95"].to_numpy(dtype=np.float64), nan=0.0)
-            ax.errorbar(
-                rows["kbps"].to_numpy(dtype=np.float64),
-                rows["quality"].to_numpy(dtype=np.float64),
-                yerr=yerr,
-                label=name,
-                capsize=3,
-                elinewidth=1,
-                **style,  # type: ignore[arg-type]
-            )
-            if neural:
+        def px(rate: float) -> float:
+            return _LEFT + (math.log(rate) - x_low) / (x_high - x_low) * (_RIGHT - _LEFT)
+
+        def py(value: float) -> float:
+            return _BOTTOM - (value - y_low) / (y_high - y_low) * (_BOTTOM - _TOP)
+
+        # Grid and ticks (drawn first, under the data).
+        xticks = [t for t in _TICKS if low / 1.6 <= t <= high * 1.6]
+        xticks = [t for t in (xticks or [low, high]) if low / 1.15 <= t <= high * 1.15]
+        yticks, decimals = _y_ticks(y_low, y_high)
+        out.append('<g stroke="#b0b0b0" stroke-opacity="0.3" stroke-width="1.1">')
+        for t in xticks:
+            out.append(_line(px(t), _TOP, px(t), _BOTTOM))
+        for t in yticks:
+            out.append(_line(_LEFT, py(t), _RIGHT, py(t)))
+        out.append("</g>")
+        out.append('<g stroke="#000000" stroke-width="1.1">')
+        for t in xticks:
+            out.append(_line(px(t), _BOTTOM, px(t), _BOTTOM + 4.9))
+        for t in yticks:
+            out.append(_line(_LEFT - 4.9, py(t), _LEFT, py(t)))
+        out.append("</g>")
+        for t in xticks:
+            out.append(_text(px(t), _BOTTOM + 19.0, f"{t:g}", 10))
+        for t in yticks:
+            label = f"{t:.{decimals}f}"
+            label = "0" if float(label) == 0 else label.replace("-", "−")
+            out.append(_text(_LEFT - 8.0, py(t) + 4.5, label, 10, "end"))
+
+        # One line per codec; neural codecs on top (their style's zorder), with their rates.
+        codecs = sorted(frame["codec"].unique())
+        order = sorted(codecs, key=lambda c: (float(styles.get(c, {}).get("zorder", 3)), c))  # type: ignore[arg-type]
+        out.append(
+            f'<clipPath id="area"><rect x="{_num(_LEFT)}" y="{_num(_TOP)}" '
+            f'width="{_num(_RIGHT - _LEFT)}" height="{_num(_BOTTOM - _TOP)}"/></clipPath>'
+        )
+        out.append('<g clip-path="url(#area)">')
+        for codec in order:
+            rows = frame[frame["codec"] == codec].sort_values("kbps", kind="stable")
+            style = styles.get(codec, {})
+            color = str(style.get("color", "#1f77b4"))
+            if bool(rows["neural"].iloc[0]):
                 for rate in rows["kbps"]:
-                    ax.axvline(float(rate), color=str(style.get("color")), lw=0.6, ls=":", zorder=1)
-        ax.set_xscale("log")
-        finite = rates[np.isfinite(rates) & (rates > 0)]
-        if finite.size:
-            low, high = float(finite.min()), float(finite.max())
-            ticks = [t for t in _TICKS if low / 1.6 <= t <= high * 1.6]
-            ax.xaxis.set_major_locator(FixedLocator(ticks or [low, high]))
-            ax.xaxis.set_minor_locator(NullLocator())
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-            ax.set_xlim(low / 1.15, high * 1.15)
-        arrow = "↑" if info.higher_is_better else "↓"
-        ax.set_xlabel("measured bitrate (kbps, log scale)")
-        ax.set_ylabel(f"{safe_label(info.label())}  {arrow} {info.direction()}")
-        ax.set_title(safe_label(title, 80), fontsize=11)
-        ax.grid(True, which="major", alpha=0.3)
-        if len(points):
-            ax.legend(fontsize=8, loc="best", framealpha=0.85)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+                    out.append(
+                        f'<line x1="{_num(px(rate))}" y1="{_num(_TOP)}" x2="{_num(px(rate))}" '
+                        f'y2="{_num(_BOTTOM)}" stroke="{color}" stroke-width="{_num(0.6 * _PT)}" '
+                        f'stroke-dasharray="{_num(0.6 * _PT)},{_num(1.0 * _PT)}"/>'
+                    )
+        for codec in order:
+            rows = frame[frame["codec"] == codec].sort_values("kbps", kind="stable")
+            style = styles.get(codec, {})
+            color = str(style.get("color", "#1f77b4"))
+            width = float(style.get("linewidth", 1.5)) * _PT  # type: ignore[arg-type]
+            dash = ' stroke-dasharray="5.1,2.2"' if style.get("linestyle") == "--" else ""
+            xs = [px(r) for r in rows["kbps"]]
+            ys = [py(q) for q in rows["quality"]]
+            out.append(f'<g stroke="{color}" stroke-width="{_num(1.0 * _PT)}">')
+            cap = 3.0 * _PT
+            for x, q, c in zip(xs, rows["quality"], rows["ci"], strict=True):
+                if c > 0:
+                    top, bottom = py(q + c), py(q - c)
+                    out.append(_line(x, top, x, bottom))
+                    for yc in (top, bottom):
+                        out.append(_line(x - cap, yc, x + cap, yc))
+            out.append("</g>")
+            coords = " ".join(f"{_num(x)},{_num(y)}" for x, y in zip(xs, ys, strict=True))
+            out.append(
+                f'<polyline points="{coords}" fill="none" stroke="{color}" '
+                f'stroke-width="{_num(width)}" stroke-linejoin="round"{dash}/>'
+            )
+            marker, size = str(style.get("marker", "o")), float(style.get("markersize", 6))  # type: ignore[arg-type]
+            out.extend(_marker(marker, x, y, size, color) for x, y in zip(xs, ys, strict=True))
+        out.append("</g>")
+
+        # Legend: in the corner of the axes that covers the fewest points.
+        names = []
+        for codec in codecs:
+            neural = bool(frame.loc[frame["codec"] == codec, "neural"].iloc[0])
+            names.append((codec, svg_text(codec) + (" (neural)" if neural else "")))
+        font = 8 * _PT
+        longest = max(len(_unescaped_len(n)) for _, n in names)
+        box_w = 40.0 + longest * font * 0.6
+        box_h = 8.0 + len(names) * font * 1.35
+        pts = [(px(r), py(q)) for r, q in zip(frame["kbps"], frame["quality"], strict=True)]
+        corners = [
+            (_RIGHT - box_w - 6, _TOP + 6),
+            (_LEFT + 6, _TOP + 6),
+            (_LEFT + 6, _BOTTOM - box_h - 6),
+            (_RIGHT - box_w - 6, _BOTTOM - box_h - 6),
+        ]
+
+        def covered(corner: tuple[float, float]) -> int:
+            bx, by = corner
+            return sum(bx <= x <= bx + box_w and by <= y <= by + box_h for x, y in pts)
+
+        bx, by = min(corners, key=covered)
+        out.append(
+            f'<rect x="{_num(bx)}" y="{_num(by)}" width="{_num(box_w)}" height="{_num(box_h)}" '
+            'rx="2.8" fill="#ffffff" fill-opacity="0.85" stroke="#cccccc"/>'
+        )
+        for i, (codec, name) in enumerate(names):
+            style = styles.get(codec, {})
+            color = str(style.get("color", "#1f77b4"))
+            y = by + 4.0 + font * 1.35 * (i + 0.5)
+            dash = ' stroke-dasharray="5.1,2.2"' if style.get("linestyle") == "--" else ""
+            width = float(style.get("linewidth", 1.5)) * _PT  # type: ignore[arg-type]
+            out.append(
+                f'<line x1="{_num(bx + 6)}" y1="{_num(y)}" x2="{_num(bx + 32)}" y2="{_num(y)}" '
+                f'stroke="{color}" stroke-width="{_num(width)}"{dash}/>'
+            )
+            size = min(float(style.get("markersize", 6)), 9.0)  # type: ignore[arg-type]
+            out.append(_marker(str(style.get("marker", "o")), bx + 19, y, size, color))
+            out.append(_text(bx + 38, y + font * 0.35, name, 8, "start"))
+    # Frame, labels, title.
+    out.append(
+        f'<rect x="{_num(_LEFT)}" y="{_num(_TOP)}" width="{_num(_RIGHT - _LEFT)}" '
+        f'height="{_num(_BOTTOM - _TOP)}" fill="none" stroke="#000000" stroke-width="1.1"/>'
+    )
+    out.append(
+        _text((_LEFT + _RIGHT) / 2, _HEIGHT - 12.0, "measured bitrate (kbps, log scale)", 10)
+    )
+    mid = (_TOP + _BOTTOM) / 2
+    out.append(_text(20.0, mid, ylabel, 10, "middle", f' transform="rotate(-90 20 {_num(mid)})"'))
+    out.append(_text((_LEFT + _RIGHT) / 2, _TOP - 9.0, svg_text(title, 80), 11))
+    if frame.empty:
+        out.append(_text((_LEFT + _RIGHT) / 2, mid, "no point with a finite rate", 10))
+    out.append("</svg>\n")
+    return "\n".join(out).encode("utf-8")
 
 
-def warm_up() -> None:
-    """Import matplotlib and draw one throw-away plot (fonts, glyph cache, SVG backend): about
-    0.3 s that the first real plot would otherwise pay. The runner calls it in a background
-    thread while the workers compute, and waits for it before drawing anything else (matplotlib
-    is not thread-safe)."""
-    points = pd.DataFrame(
-        {"codec": ["a", "a"], "kbps": [8.0, 16.0], "quality": [1.0, 2.0], "ci95": [0.1, 0.1],
-         "neural": [False, False]}
-    )  # fmt: skip
-    render_rd_svg(points, MetricInfo("warm-up", True, "dB"), "warm-up", codec_styles(["a"], set()))
+def _unescaped_len(text: str) -> str:
+    """The text an escaped label shows (for the legend's width)."""
+    return re.sub(r"&[a-z]+;", "x", text)
 
 
 def _plot_key(rows: pd.DataFrame, info: MetricInfo, title: str, styles: Mapping) -> str:
-    """Hash of everything that shapes one plot: its data, labels, styles, matplotlib's version
-    and this module's own code."""
-    import matplotlib
-
+    """Hash of everything that shapes one plot: its data, labels, styles and this module's own
+    code (the SVG writer)."""
     digest = hashlib.sha256()
     digest.update(_code_digest())
-    digest.update(f"{matplotlib.__version__}\0{info!r}\0{title}\0".encode("utf-8", "replace"))
+    digest.update(f"{info!r}\0{title}\0".encode("utf-8", "replace"))
     used = sorted(str(c) for c in rows["codec"].unique())
     digest.update(repr([(c, sorted(dict(styles.get(c, {})).items())) for c in used]).encode())
     # Columns, dtypes and every value's bytes (pandas' own row hashes: a tenth of to_csv's cost).
@@ -198,7 +403,7 @@ def write_rd_plots(
 
     With ``cache_dir``, a plot whose inputs are unchanged since an earlier run is copied from
     there instead of drawn again (the SVG is deterministic), so a re-run from the results store
-    does not pay for matplotlib."""
+    does not draw it again."""
     styles = codec_styles(codecs, neural)
     written: list[PlotFile] = []
     for (dataset, metric), rows in points.groupby(["dataset", "metric"], sort=False):

@@ -7,17 +7,19 @@ import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
 
 from bench.report.examples import RenderedExample, select_examples
 from bench.report.html import TABLE_FILES, update_index, write_report
+from bench.report.info import MetricInfo
 from bench.report.matching import matched_quality_table
-from bench.report.plots import safe_label
+from bench.report.plots import render_rd_svg, safe_label, svg_text
 from bench.report.summary import summarize
 
-from .builders import EVIL_CLIP, METRICS, RUN_META, make_results, render_examples
+from .builders import EVIL_CLIP, EVIL_CODEC, METRICS, RUN_META, make_results, render_examples
 
 
 class _Page(HTMLParser):
@@ -187,13 +189,52 @@ def test_plot_labels_are_inert():
     assert safe_label("") == "\u200b"
 
 
+SVG_NS = "{http://www.w3.org/2000/svg}"
+SVG_ELEMENTS = {"svg", "g", "rect", "line", "polyline", "polygon", "circle", "text", "clipPath"}
+
+
+def test_svg_text_is_inert():
+    assert svg_text('<b a="1">&\'') == "&lt;b a=&quot;1&quot;&gt;&amp;&apos;"
+    assert svg_text("a$x^2$b") == "a$x^2$b"  # no mathtext any more: shown as it is
+    assert svg_text("line\nbreak\x00\ud800\ufffe") == "line break"
+    assert len(svg_text("x" * 200)) == 48
+
+
+def test_rd_plot_text_from_data_stays_text():
+    evil = '<script>alert(1)</script>\x01&"'
+    points = pd.DataFrame(
+        {"codec": [evil, evil, "opus"], "kbps": [6.0, 12.0, 8.0], "quality": [1.0, 2.0, 1.5],
+         "ci95": [0.1, float("nan"), 0.2], "neural": [True, True, False]}
+    )  # fmt: skip
+    info = MetricInfo(evil, True, "dB")
+    styles = {evil: {"color": "#d62728", "marker": "*"}, "opus": {"color": "#1f77b4"}}
+    svg = render_rd_svg(points, info, f"{evil} - title", styles)
+    assert b"<script" not in svg
+    root = ElementTree.fromstring(svg)
+    texts = [e.text or "" for e in root.iter(f"{SVG_NS}text")]
+    name = '<script>alert(1)</script> &"'
+    assert f"{name} (neural)" in texts and f"{name} - title" in texts
+    assert any(t.startswith(f"{name} (dB)") and t.endswith("higher is better") for t in texts)
+    assert "opus" in texts
+    assert svg == render_rd_svg(points, info, f"{evil} - title", styles)  # deterministic
+
+
 def test_plots_carry_no_markup_from_data(built: tuple[Path, pd.DataFrame, str]):
     out, _results, _html = built
+    shown: list[str] = []
     for svg in (out / "plots").glob("*.svg"):
         content = svg.read_text("utf-8")
-        # Text is drawn as paths; matplotlib only repeats it, escaped, in XML comments.
-        assert "<script" not in content and "<text" not in content
-        assert "<b>" not in content
+        assert "<script" not in content and "<b>" not in content
+        # Well-formed, only drawing elements, no attribute that loads or runs anything.
+        root = ElementTree.fromstring(content.encode("utf-8"))
+        for element in root.iter():
+            assert element.tag.removeprefix(SVG_NS) in SVG_ELEMENTS, element.tag
+            assert not any(a.startswith("on") or "href" in a for a in element.attrib)
+            if element.tag == f"{SVG_NS}text":
+                assert len(element) == 0  # character data only, never child markup
+                shown.append(element.text or "")
+    # The plug-in codec's name is in the legends as the text it is (escaped in the file).
+    assert EVIL_CODEC in shown
 
 
 def test_update_index_lists_runs_newest_first(tmp_path: Path):
@@ -255,3 +296,23 @@ def test_degenerate_tables_still_give_a_page(tmp_path: Path):
     ]
     page = write_report(tmp_path / "minimal", minimal, None, METRICS, {"command": 5})
     assert "No neural codec in this run" in page.read_text("utf-8")
+
+
+def test_plot_and_template_caches_are_reused(tmp_path: Path):
+    results = make_results()
+    cache = tmp_path / "cache"
+    first = write_report(tmp_path / "a", results, None, METRICS, RUN_META, cache_dir=cache)
+    kept = sorted(cache.glob("*.svg"))
+    assert len(kept) == 9 and list((cache / "templates").glob("*.cache"))
+    # A second run with the same data takes its plots from the cache (marked here to tell).
+    marked = kept[0].read_bytes().replace(b"</svg>", b"<!-- kept -->\n</svg>")
+    kept[0].write_bytes(marked)
+    second = write_report(tmp_path / "b", results, None, METRICS, RUN_META, cache_dir=cache)
+    plots = {p.read_bytes() for p in (tmp_path / "b" / "plots").glob("*.svg")}
+    assert marked in plots and len(plots) == 9
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert stamp.sub("", first.read_text("utf-8")) == stamp.sub("", second.read_text("utf-8"))
+    # Other data (every point's rate): drawn again, not taken from the cache.
+    other = results.assign(actual_kbps=results["actual_kbps"] * 1.01)
+    write_report(tmp_path / "c", other, None, METRICS, RUN_META, cache_dir=cache)
+    assert marked not in {p.read_bytes() for p in (tmp_path / "c" / "plots").glob("*.svg")}
