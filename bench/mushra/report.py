@@ -36,6 +36,7 @@ from bench.mushra.agreement import agreement, stimulus_scores
 from bench.mushra.answers import Key, Ratings
 from bench.mushra.screening import CITATION, Screening, kept, screen, summary_lines
 from bench.mushra.stats import ALPHA, paired_tests, per_condition, per_condition_item
+from bench.report.view import as_float
 
 #: Folder of a run (``RUN_DIR/<this>``) that ``--report`` writes and the run report reads.
 #: ``mushra`` is where ``python -m bench mushra`` puts the test by default (key.json, test/);
@@ -135,11 +136,8 @@ def text_summary(analysis: Analysis) -> list[str]:
 
 
 def _f(value: Any, digits: int = 1) -> str:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(x):
+    x = as_float(value)
+    if x is None:
         return "–"
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
@@ -147,11 +145,8 @@ def _f(value: Any, digits: int = 1) -> str:
 
 
 def _p(value: Any) -> str:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(x):
+    x = as_float(value)
+    if x is None:
         return "–"
     return "< 0.001" if x < 0.001 else f"{x:.3f}"
 

@@ -32,13 +32,19 @@ BETTER, WORSE, TIE, UNKNOWN = "better", "worse", "tie", "unknown"
 # -- formatting --------------------------------------------------------------------------------
 
 
-def num(value: object) -> str:
-    """A metric value for display: 3 significant-ish digits, ``–`` for NaN/None."""
+def as_float(value: object) -> float | None:
+    """``value`` as a float, or ``None`` when it is no number or NaN (a missing value)."""
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return "–"
-    if math.isnan(x):
+        return None
+    return None if math.isnan(x) else x
+
+
+def num(value: object) -> str:
+    """A metric value for display: 3 significant-ish digits, ``–`` for NaN/None."""
+    x = as_float(value)
+    if x is None:
         return "–"
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
@@ -54,11 +60,8 @@ def num(value: object) -> str:
 
 def kbps(value: object) -> str:
     """A measured bitrate for display: ``6.05``, ``12.1``, ``128``; ``–`` when unknown."""
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(x):
+    x = as_float(value)
+    if x is None or math.isinf(x):
         return "–"
     if x >= 100:
         return f"{x:.0f}"
@@ -69,11 +72,8 @@ def kbps(value: object) -> str:
 
 def target_text(value: object) -> str:
     """A target bitrate for display; a lossless point (no target) reads ``lossless``."""
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "lossless"
-    return "lossless" if math.isnan(x) else f"{x:g}"
+    x = as_float(value)
+    return "lossless" if x is None else f"{x:g}"
 
 
 def short(text: object, limit: int = MAX_MESSAGE) -> str:
