@@ -102,8 +102,31 @@ def exit_process(code: int) -> NoReturn:
     os._exit(code)
 
 
+#: BLAS thread pools the main process of ``run`` does without (see :func:`_quiet_blas`).
+MAIN_BLAS_ENV = (("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"))
+
+
+def _quiet_blas(argv: Sequence[str]) -> None:
+    """Before numpy is imported, keep its BLAS to one thread in the main process of ``run``.
+
+    That process plans, stores results and writes tables, none of which needs BLAS threads,
+    and a process with one thread can fork its workers (milliseconds each, with numpy and the
+    suite already imported) instead of spawning fresh interpreters that import them again
+    (see :func:`bench.executors.worker_start_method`). OpenBLAS starts its pool when it is
+    loaded, so this must run first; a value the user set is kept (the workers are then
+    spawned).
+    """
+    if argv[:1] == ["run"] and "numpy" not in sys.modules:
+        import os
+
+        for name, value in MAIN_BLAS_ENV:
+            if not os.environ.get(name):  # unset or empty (which OpenBLAS reads as unset)
+                os.environ[name] = value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; returns the exit status."""
+    _quiet_blas(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_command(args.func, args)

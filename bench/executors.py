@@ -4,14 +4,20 @@ Both executors take a list of :class:`~bench.jobs.Job` and call ``on_result(job,
 fields, scores)`` for every point, in the main process, as results arrive; the caller stores
 them. Neither lets one point's failure stop the others.
 
-The local executor runs its own pool of worker processes (``spawn``), each with a pipe, rather
-than ``concurrent.futures``: a worker that crashes (a segfault in a codec library) or a point
+The local executor runs its own pool of worker processes, each with a pipe, rather than
+``concurrent.futures``: a worker that crashes (a segfault in a codec library) or a point
 that hangs past its timeout only costs that point. The worker is replaced and the clip's
 remaining points go on. When no job is left to hand out, an idle worker takes the second half
 of the not-yet-started points of the busiest worker's clip (it loads the clip and prepares its
 references again: a small cost next to a worker sitting idle at the end of the run). With Dask,
 the cluster retries a job whose worker died; a job that still fails is recorded as failed for
 all its points.
+
+Workers are forked where that is safe (Linux, a main process with one thread: see
+:func:`worker_start_method`), so a worker starts in milliseconds with the main process's
+modules (numpy, the suite) already imported, instead of a fresh interpreter importing them
+again (about 0.2 CPU s a worker). Anywhere else, and with ``BENCH_WORKER_START=spawn``, they are
+spawned.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -48,11 +55,46 @@ SETUP_ATTEMPTS = 2
 STARTUP_FAILURES = 3
 #: Seconds a worker may take to start (imports, plug-ins) before it counts as failed.
 STARTUP_TIMEOUT_S = 300.0
+#: Environment variable: ``spawn`` starts every worker as a fresh interpreter, never a fork.
+START_ENV = "BENCH_WORKER_START"
+
+
+def worker_start_method() -> str:
+    """``"fork"`` where forking this process now is safe, else ``"spawn"``.
+
+    Safe means: Linux, ``BENCH_WORKER_START`` is not ``spawn``, and this process has exactly one
+    thread, counted by the kernel (``/proc/self/task``), not only Python's: a fork copies every
+    lock but only the calling thread, so another thread holding a lock (an import in progress, a
+    BLAS pool, a progress bar's monitor) could leave the child waiting forever. The command
+    line keeps numpy's BLAS to one thread in the main process for this (:mod:`bench.cli`), which
+    needs no BLAS threads; a program that imports the suite with a threaded BLAS gets spawned
+    workers.
+    """
+    if os.environ.get(START_ENV, "").strip().lower() == "spawn":
+        return "spawn"
+    if not sys.platform.startswith("linux") or "fork" not in mp.get_all_start_methods():
+        return "spawn"
+    if threading.active_count() != 1:
+        return "spawn"
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return "spawn"
+    return "fork" if threads == 1 else "spawn"
+
+
+#: The main process's ends of its workers' pipes. A forked worker closes its copies of the
+#: others' ends, so that a worker still sees its pipe close when the main process closes it.
+_PARENT_ENDS: set[Connection] = set()
 
 
 def _worker_main(conn: Connection, setup: WorkerSetup) -> None:
     """Worker process: take jobs from the pipe until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    for other in list(_PARENT_ENDS):  # only non-empty in a forked worker
+        with contextlib.suppress(OSError):
+            other.close()
+    _PARENT_ENDS.clear()
     _die_with_parent()
     setup_worker(setup)
     conn.send(("ready",))
@@ -161,14 +203,19 @@ class LocalExecutor:
         self.jobs = max(1, int(jobs))
         self.setup = setup
         self.timeout_s = timeout_s
-        self._context = mp.get_context("spawn")  # no fork of a process holding threads/locks
         self.restarts = 0
+        self.started: dict[str, int] = {}  # workers started, by start method
         self.steals = 0  # jobs split to keep an idle worker busy
         self._spare: list[_Worker] = []  # started by prestart(), not yet given work
 
+    def forks(self) -> bool:
+        """Whether a worker started now would be forked (see :func:`worker_start_method`)."""
+        return worker_start_method() == "fork"
+
     def prestart(self, count: int) -> None:
         """Start up to ``count`` workers now (at most ``jobs``), so that their start-up
-        (interpreter, imports, plug-ins: about half a second) overlaps the caller's planning;
+        (a spawned interpreter's imports and plug-ins: about half a second) overlaps the
+        caller's planning, or so that they are forked before the caller starts a thread;
         :meth:`run` uses them first, and :meth:`close` stops any it did not need."""
         while len(self._spare) < min(self.jobs, count):
             self._spare.append(self._start())
@@ -183,19 +230,33 @@ class LocalExecutor:
                 worker.process.kill()
         for worker in spare:
             worker.process.join(2)
-            worker.conn.close()
+            _close(worker.conn)
 
     def _start(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
+        method = worker_start_method()
+        context = mp.get_context(method)
+        parent, child = context.Pipe()
+        process = context.Process(
             target=_worker_main, args=(child, self.setup), daemon=True, name="bench-worker"
         )
-        # Thread limits must be in the environment the child starts with: numpy (OpenBLAS)
-        # reads them when it is first imported, before any code of ours runs there.
+        if method == "fork":
+            # A forked child inherits unwritten output and would write it a second time.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    stream.flush()
+        # Before the start: a forked worker closes every main-process end, its own included.
+        _PARENT_ENDS.add(parent)
+        # Thread limits must be in the environment the child starts with: a spawned child's
+        # numpy (OpenBLAS) reads them when it is first imported, before any code of ours runs
+        # there; numba and torch read them when a forked child first imports them.
         saved = {name: os.environ.get(name) for name, _ in (*WORKER_ENV, *self.setup.env)}
         os.environ.update(dict((*WORKER_ENV, *self.setup.env)))
         try:
             process.start()
+        except BaseException:
+            _close(parent)
+            child.close()
+            raise
         finally:
             for name, value in saved.items():
                 if value is None:
@@ -203,6 +264,7 @@ class LocalExecutor:
                 else:
                     os.environ[name] = value
         child.close()
+        self.started[method] = self.started.get(method, 0) + 1
         return _Worker(process, parent)
 
     def run(self, jobs: list[Job], on_result: OnResult, on_clip: OnClip | None = None) -> None:
@@ -376,7 +438,12 @@ class LocalExecutor:
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join(2)
-        worker.conn.close()
+        _close(worker.conn)
+
+
+def _close(conn: Connection) -> None:
+    _PARENT_ENDS.discard(conn)
+    conn.close()
 
 
 def remap(job_id: int, job: Job, indices: list[int]) -> Job:

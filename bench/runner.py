@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from bench import __version__
 from bench.codecs import Codec, default_plugin_dirs, resolve_codecs
 from bench.errors import BenchError
-from bench.executors import make_executor
+from bench.executors import LocalExecutor, make_executor
 from bench.fsutil import atomic_write_text
 from bench.jobs import Job, Point, WorkerSetup
 from bench.store import ResultStore, stable_hash
@@ -193,15 +193,17 @@ def run_benchmark(
 
     executor = None
     if options.executor == "local":
-        # Start the workers now: their start-up overlaps the planning below (a run whose points
-        # are all in the store kills them unused).
         executor = make_executor(
             options.executor,
             options.jobs or _default_jobs(),
             WorkerSetup(plugin_dirs=tuple(str(d) for d in default_plugin_dirs())),
             _timeout(options, clips),
         )
-        executor.prestart(len(clips) * sum(len(ladder) for ladder in ladders.values()))
+        if not executor.forks():
+            # Spawned workers take about half a second to start: start them now, so that it
+            # overlaps the planning below (a run whose points are all in the store kills them
+            # unused). Forked ones start in milliseconds, once the plan says they are needed.
+            executor.prestart(len(clips) * sum(len(ladder) for ladder in ladders.values()))
     try:
         return _run_planned(clips, options, stream, started, codecs, versions, ladders, executor)
     finally:
@@ -259,6 +261,9 @@ def _run_planned(
         timings: Counter[str] = Counter()
         compute_start = time.time()
         warming = None
+        if jobs and isinstance(executor, LocalExecutor):
+            # Workers first: a fork must happen before this process starts a thread (below).
+            executor.prestart(computed)
         if jobs and options.report:
             # The report's imports (pandas, jinja2, scipy.special), paid while the workers
             # compute instead of after them.
@@ -306,6 +311,8 @@ def _run_planned(
                 raise
             progress.close()
             meta["worker_restarts"] = getattr(executor, "restarts", 0)
+            if isinstance(executor, LocalExecutor):
+                meta["worker_start"] = dict(executor.started)  # how many forked, spawned
             meta["work_steals"] = getattr(executor, "steals", 0)
         compute_s = time.time() - compute_start
         if warming is not None:

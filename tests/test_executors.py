@@ -7,7 +7,10 @@ then be reported exactly once, and some by each worker.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -16,9 +19,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bench import executors
 from bench.datasets import load_clips
 from bench.executors import LocalExecutor
 from bench.jobs import Job, Point, WorkerSetup
+from tests.conftest import ROOT
 
 SLOW = """
 import os
@@ -132,3 +137,67 @@ def test_prestarted_workers_do_the_work_and_leave_when_told(
     (worker,) = spare._spare
     spare.close()
     assert not worker.process.is_alive() and spare._spare == []
+
+
+def test_workers_are_spawned_when_asked_or_when_another_thread_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fork copies only the calling thread (and every lock): it is chosen for a process with
+    one thread only, counted by the kernel, and never with BENCH_WORKER_START=spawn."""
+    monkeypatch.setattr(executors.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(executors.os, "listdir", lambda path: ["1"])
+    assert executors.worker_start_method() == ("fork" if sys.platform == "linux" else "spawn")
+    monkeypatch.setenv(executors.START_ENV, "spawn")
+    assert executors.worker_start_method() == "spawn"
+    monkeypatch.delenv(executors.START_ENV)
+    monkeypatch.setattr(executors.os, "listdir", lambda path: ["1", "2"])  # e.g. a BLAS pool
+    assert executors.worker_start_method() == "spawn"
+    monkeypatch.setattr(executors.os, "listdir", lambda path: ["1"])
+    monkeypatch.setattr(executors.threading, "active_count", lambda: 2)  # a Python thread
+    assert executors.worker_start_method() == "spawn"
+
+
+FORKED = """
+import json, os, sys
+import numpy  # with OPENBLAS_NUM_THREADS=1: no BLAS pool thread, so the workers are forked
+from bench.executors import LocalExecutor
+from bench.jobs import WorkerSetup
+
+def socket_inodes(pid):
+    folder = f"/proc/{pid}/fd"
+    found = set()
+    for name in os.listdir(folder):
+        try:
+            target = os.readlink(os.path.join(folder, name))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(int(target[8:-1]))
+    return found
+
+executor = LocalExecutor(3, WorkerSetup(plugin_dirs=(sys.argv[1],)), timeout_s=60)
+executor.prestart(3)
+for worker in executor._spare:
+    assert worker.conn.poll(60) and worker.conn.recv() == ("ready",)
+parent_ends = {os.fstat(w.conn.fileno()).st_ino for w in executor._spare}
+held = [sorted(socket_inodes(w.process.pid) & parent_ends) for w in executor._spare]
+print(json.dumps({"started": executor.started, "held": held}))
+executor.close()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked workers are a Linux feature")
+def test_forked_workers_hold_none_of_the_main_process_pipe_ends(tmp_path: Path) -> None:
+    """Each forked worker closes its copies of the main process's pipe ends (its own and the
+    workers' started before it), so closing a pipe in the main process reaches its worker."""
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "no-plugins")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["started"] == {"fork": 3}
+    assert report["held"] == [[], [], []]

@@ -333,3 +333,21 @@ def test_rerun_reuses_drawn_plots_and_decoded_examples(clips: Path, tmp_path: Pa
     first = sorted((tmp_path / "a" / "examples").rglob("*.wav"))
     second = sorted((tmp_path / "b" / "examples").rglob("*.wav"))
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_forked_and_spawned_workers_give_the_same_results(clips: Path, tmp_path: Path) -> None:
+    """The command line forks its workers on Linux (its main process keeps numpy's BLAS to one
+    thread, so it has one thread to fork) and spawns them with BENCH_WORKER_START=spawn; the
+    results are the same either way, and run.json says which it was."""
+    base = ("--codecs", "opus,mp3", "--bitrates", "16,32", "--datasets", f"folder={clips}",
+            "--no-report", "--metrics", "snr,si_sdr,stoi", "--jobs", "2")  # fmt: skip
+    tables, started = [], []
+    for name, env in (("fork", {}), ("spawn", {"BENCH_WORKER_START": "spawn"})):
+        out = tmp_path / name
+        env = {**env, "OPENBLAS_NUM_THREADS": ""}  # unset: the command line chooses
+        run(*base, "--out", str(out), "--cache", str(tmp_path / f"{name}.sqlite"), env=env)
+        tables.append(comparable(results(out)))
+        started.append(json.loads((out / "run.json").read_text())["worker_start"])
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert started[0] == ({"fork": 2} if sys.platform == "linux" else {"spawn": 2})
+    assert started[1] == {"spawn": 2}
