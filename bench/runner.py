@@ -333,8 +333,12 @@ def _run_planned(
     )
     with _writing(out_dir, cache_path):
         outputs_start = time.time()
+        # The store's keys, as the workers kept examples under them (a default ladder's 16 and
+        # the table's 16.0 hash differently).
+        keys = {(p.clip.dataset, p.clip.clip_id, p.codec.name, _kbps(p.kbps)): p.key
+                for p in planned}  # fmt: skip
         files = _write_outputs(
-            out_dir, results, all_metrics, clips, codecs, options, meta, files_cache
+            out_dir, results, all_metrics, clips, codecs, options, meta, files_cache, keys
         )
         meta["timings"]["wall_s"] = round(time.time() - started, 3)  # the report included
         # Wall time before the first job went out (planning, workers starting) and after
@@ -539,6 +543,7 @@ def _write_outputs(
     options: RunOptions,
     meta: dict[str, Any],
     files_cache: Path,
+    keys: Mapping[tuple[str, str, str, float | None], str] | None = None,
 ) -> dict[str, Path]:
     from bench.report import select_examples, summarize, write_csv, write_report
 
@@ -550,7 +555,9 @@ def _write_outputs(
     if options.report:
         requests = select_examples(results, per_dataset=options.examples)
         by_name = {c.name: c for c in codecs}
-        rendered = render_examples(out_dir, requests, clips, by_name, files_cache / "examples")
+        rendered = render_examples(
+            out_dir, requests, clips, by_name, files_cache / "examples", keys
+        )
         files["index.html"] = write_report(
             out_dir, results, summary, infos, meta, rendered, cache_dir=files_cache / "plots"
         )
@@ -563,11 +570,13 @@ def render_examples(
     clips: Sequence[Any],
     codecs: Mapping[str, Codec],
     cache_dir: Path | None = None,
+    keys: Mapping[tuple[str, str, str, float | None], str] | None = None,
 ) -> list[Any]:
     """Write the requested example points (16-bit WAV) for the page: copied from ``cache_dir``
     where a worker of this run or an earlier run kept the same point (keyed like the results
     store: by clip content, codec version and bitrate), else encoded and decoded again (a file
-    missing or damaged there is made again)."""
+    missing or damaged there is made again). ``keys``: the store key of each (dataset, clip_id,
+    codec, kbps) where known; else computed here."""
     from bench.fsutil import atomic_write_bytes
     from bench.report import RenderedExample, example_path
 
@@ -614,7 +623,8 @@ def render_examples(
             if codec is None:
                 continue
             path = example_path(out_dir, request.dataset, request.clip_id, point.codec, kbps)
-            key = point_key(content, codec, codec.version(), kbps)
+            key = (keys or {}).get((request.dataset, request.clip_id, point.codec, kbps))
+            key = key or point_key(content, codec, codec.version(), kbps)
 
             def make(target: Path, codec: Codec = codec, kbps: float | None = kbps) -> Path:
                 _, out = codec.roundtrip(audio(), kbps)
@@ -639,6 +649,10 @@ def _intact_wav(path: Path) -> bytes | None:
     if not whole or int.from_bytes(data[4:8], "little") != len(data) - 8:
         return None
     return data
+
+
+def _kbps(kbps: float | None) -> float | None:
+    return None if kbps is None else float(kbps)
 
 
 def _is_nan(value: Any) -> bool:
