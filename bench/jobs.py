@@ -11,10 +11,16 @@ checks and scores each point, reporting events as it goes::
 Failures are data: an exception becomes a result with ``status="error"``, an ``error`` message
 and an ``error_kind`` (``input``, ``codec``, ``internal``; the executor adds ``timeout`` and
 ``crash``). Nothing a codec or a file does stops the other points.
+
+Listening examples: where the runner asks for them (``Job.original``, ``Point.example``), the
+worker also keeps the clip and each ok point's decoded audio as the 16-bit WAV the report plays,
+so the main process need not encode them again. That output work is timed apart from the stages
+(``examples_cpu_s``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -42,6 +48,8 @@ class Point:
     kbps: float | None
     #: (metric name, store key of that metric's version): only the missing ones are listed.
     metrics: tuple[tuple[str, str], ...]
+    #: Where to keep the decoded audio as a listening example when the point is ok; "": not.
+    example: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class Job:
     job_id: int
     clip: Any  # bench.datasets.Clip (picklable description, no samples)
     points: tuple[Point, ...]
+    #: Where to keep the clip itself as a listening example's original; "": not.
+    original: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,12 +137,16 @@ def run_job(job: Job, emit: Emit, stop_before: Callable[[], int] | None = None) 
             emit(("result", job.job_id, index, error_fields(message, kind), {}))
         return
     loaded = time.process_time()
+    timings = {"load_cpu_s": loaded - start}
+    if job.original:
+        timings["examples_cpu_s"] = keep_example(job.original, audio)
     names = sorted({name for point in job.points for name, _ in point.metrics})
     prepared = None
+    prepare_start = time.process_time()
     if names:
         domain = getattr(job.clip, "domain", None)
         prepared = prepare_reference([get_metric(n) for n in names], audio, domain)
-    timings = {"load_cpu_s": loaded - start, "prepare_cpu_s": time.process_time() - loaded}
+    timings["prepare_cpu_s"] = time.process_time() - prepare_start
     emit(("clip", job.job_id, timings))
     for index, point in enumerate(job.points):
         if stop_before is not None and index >= stop_before():
@@ -193,6 +207,10 @@ def run_point(audio: Any, prepared: Any, point: Point) -> tuple[dict[str, Any], 
         "params": dict(encoded.params),
     }
     codec_cpu = time.process_time() - cpu_start
+    if point.example:
+        # Before scoring, so no metric can have touched the samples; timed apart from both.
+        fields["examples_cpu_s"] = keep_example(point.example, decoded)
+    metrics_cpu_start = time.process_time()
     scores: dict[str, Score] = {}
     metrics_start = time.perf_counter()
     if point.metrics and prepared is not None:
@@ -209,8 +227,26 @@ def run_point(audio: Any, prepared: Any, point: Point) -> tuple[dict[str, Any], 
                 )
     fields["metrics_s"] = time.perf_counter() - metrics_start
     fields["codec_cpu_s"] = codec_cpu
-    fields["metrics_cpu_s"] = time.process_time() - cpu_start - codec_cpu
+    fields["metrics_cpu_s"] = time.process_time() - metrics_cpu_start
     return fields, scores
+
+
+def keep_example(path: str, audio: Any) -> float:
+    """Write ``audio`` to ``path`` as the runner writes a listening example (16-bit WAV,
+    atomically); return the CPU seconds spent.
+
+    Only into a folder that exists (the runner creates it): a Dask worker on a machine that does
+    not share the folder writes nothing. A failure is not the point's: the runner finds no file
+    and encodes the example again itself, reporting any error there.
+    """
+    from bench.audio import save_audio
+
+    start = time.process_time()
+    target = Path(path)
+    if target.parent.is_dir():
+        with contextlib.suppress(Exception):
+            save_audio(target, audio, subtype="PCM_16")
+    return time.process_time() - start
 
 
 def run_job_collect(job: Job, setup: WorkerSetup) -> list[Event]:

@@ -251,6 +251,9 @@ def _run_planned(
     with ResultStore(cache_path) as store:
         held = {} if options.fresh else store.presence([p.key for p in planned], metric_bits)
         jobs, todo = _jobs(planned, held, metric_keys, metric_bits)
+        files_cache = cache_path.with_name(cache_path.name + ".files")
+        if options.report and options.examples > 0:
+            jobs = _keep_examples(jobs, clips, ladders, codecs, options.examples, files_cache)
         computed = sum(len(job.points) for job in jobs)
         print(
             f"{len(clips)} clips x {len(codecs)} codecs: {len(planned)} points, "
@@ -288,7 +291,8 @@ def _run_planned(
                     transient[point.key] = fields
                 else:
                     transient.pop(point.key, None)
-                for name in ("encode_s", "decode_s", "metrics_s", "codec_cpu_s", "metrics_cpu_s"):
+                for name in ("encode_s", "decode_s", "metrics_s", "codec_cpu_s", "metrics_cpu_s",
+                             "examples_cpu_s"):  # fmt: skip
                     timings[name] += fields.get(name) or 0.0
                 progress.update(fields.get("status") != "ok")
 
@@ -335,10 +339,13 @@ def _run_planned(
         },
     )
     with _writing(out_dir, cache_path):
-        files_cache = cache_path.with_name(cache_path.name + ".files")
         outputs_start = time.time()
+        # The store's keys, as the workers kept examples under them (a default ladder's 16 and
+        # the table's 16.0 hash differently).
+        keys = {(p.clip.dataset, p.clip.clip_id, p.codec.name, _kbps(p.kbps)): p.key
+                for p in planned}  # fmt: skip
         files = _write_outputs(
-            out_dir, results, all_metrics, clips, codecs, options, meta, files_cache
+            out_dir, results, all_metrics, clips, codecs, options, meta, files_cache, keys
         )
         meta["timings"]["wall_s"] = round(time.time() - started, 3)  # the report included
         # Wall time before the first job went out (planning, workers starting) and after
@@ -382,6 +389,50 @@ def _jobs(
     ordered = sorted(by_clip.items(), key=lambda kv: -len(kv[1]) * _clip_seconds(kv[0]))
     jobs = [Job(i, clip, tuple(points)) for i, (clip, points) in enumerate(ordered)]
     return jobs, todo
+
+
+def _keep_examples(
+    jobs: list[Job],
+    clips: Sequence[Any],
+    ladders: Mapping[str, list[float | None]],
+    codecs: Sequence[Codec],
+    per_dataset: int,
+    files_cache: Path,
+) -> list[Job]:
+    """``jobs`` asking the workers to keep the listening examples the report will likely play
+    (see :mod:`bench.examples_plan`) in the files cache, where :func:`render_examples` copies
+    them from instead of encoding them again; already kept files are not asked for."""
+    import dataclasses
+
+    from bench.examples_plan import predict_clips, predict_points
+
+    chosen = predict_clips(((clip.dataset, clip.clip_id) for clip in clips), per_dataset)
+    neural = [c.name for c in codecs if getattr(c, "neural", False)]
+    wanted = predict_points(ladders, neural)
+    folder = (files_cache / "examples").absolute()
+    requested = False
+    out: list[Job] = []
+    for job in jobs:
+        if (str(job.clip.dataset), str(job.clip.clip_id)) not in chosen:
+            out.append(job)
+            continue
+        points = tuple(
+            dataclasses.replace(point, example=str(folder / f"{point.key}.wav"))
+            if point.kbps is not None
+            and (point.codec, float(point.kbps)) in wanted
+            and not (folder / f"{point.key}.wav").is_file()
+            else point
+            for point in job.points
+        )
+        original = folder / f"{clip_content_key(job.clip)}.wav"
+        keep = "" if original.is_file() else str(original)
+        requested = requested or bool(keep) or points != job.points
+        out.append(dataclasses.replace(job, points=points, original=keep))
+    if requested:
+        # The workers write only where it exists; if it cannot be made, the outputs encode.
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _clip_seconds(clip: Any) -> float:
@@ -499,6 +550,7 @@ def _write_outputs(
     options: RunOptions,
     meta: dict[str, Any],
     files_cache: Path,
+    keys: Mapping[tuple[str, str, str, float | None], str] | None = None,
 ) -> dict[str, Path]:
     from bench.report import select_examples, summarize, write_csv, write_report
 
@@ -510,7 +562,9 @@ def _write_outputs(
     if options.report:
         requests = select_examples(results, per_dataset=options.examples)
         by_name = {c.name: c for c in codecs}
-        rendered = render_examples(out_dir, requests, clips, by_name, files_cache / "examples")
+        rendered = render_examples(
+            out_dir, requests, clips, by_name, files_cache / "examples", keys
+        )
         files["index.html"] = write_report(
             out_dir, results, summary, infos, meta, rendered, cache_dir=files_cache / "plots"
         )
@@ -523,21 +577,30 @@ def render_examples(
     clips: Sequence[Any],
     codecs: Mapping[str, Codec],
     cache_dir: Path | None = None,
+    keys: Mapping[tuple[str, str, str, float | None], str] | None = None,
 ) -> list[Any]:
-    """Write the requested example points (16-bit WAV) for the page: decoded again, or copied
-    from ``cache_dir`` where an earlier run kept the same point (keyed like the results store:
-    by clip content, codec version and bitrate)."""
-    from bench.audio import save_audio
+    """Write the requested example points (16-bit WAV) for the page: copied from ``cache_dir``
+    where a worker of this run or an earlier run kept the same point (keyed like the results
+    store: by clip content, codec version and bitrate), else encoded and decoded again (a file
+    missing or damaged there is made again). ``keys``: the store key of each (dataset, clip_id,
+    codec, kbps) where known; else computed here."""
     from bench.fsutil import atomic_write_bytes
     from bench.report import RenderedExample, example_path
+
+    def save_audio(path: Path, audio: Any, subtype: str) -> Path:
+        from bench.audio import save_audio  # soundfile: only when a file is made here
+
+        return save_audio(path, audio, subtype)
 
     def cached_copy(key: str, target: Path, make: Any) -> Path:
         if cache_dir is None:
             return make(target)
         kept = cache_dir / f"{key}.wav"
-        if not kept.is_file():
+        data = _intact_wav(kept)
+        if data is None:
             make(kept)
-        atomic_write_bytes(target, kept.read_bytes())
+            data = kept.read_bytes()
+        atomic_write_bytes(target, data)
         return target
 
     by_id = {(clip.dataset, clip.clip_id): clip for clip in clips}
@@ -567,11 +630,12 @@ def render_examples(
             if codec is None:
                 continue
             path = example_path(out_dir, request.dataset, request.clip_id, point.codec, kbps)
-            key = point_key(content, codec, codec.version(), kbps)
+            key = (keys or {}).get((request.dataset, request.clip_id, point.codec, kbps))
+            key = key or point_key(content, codec, codec.version(), kbps)
 
             def make(target: Path, codec: Codec = codec, kbps: float | None = kbps) -> Path:
                 _, out = codec.roundtrip(audio(), kbps)
-                return save_audio(target, out, subtype="PCM_16")
+                return save_audio(target, out, "PCM_16")
 
             try:
                 decoded[point] = cached_copy(key, path, make)
@@ -579,6 +643,23 @@ def render_examples(
                 errors[point] = str(exc)
         rendered.append(RenderedExample(request, original, decoded, errors))
     return rendered
+
+
+def _intact_wav(path: Path) -> bytes | None:
+    """The bytes of the WAV file at ``path``, or None when it is missing or not whole (its RIFF
+    header must give the file's length): checked without decoding it."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    whole = data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    if not whole or int.from_bytes(data[4:8], "little") != len(data) - 8:
+        return None
+    return data
+
+
+def _kbps(kbps: float | None) -> float | None:
+    return None if kbps is None else float(kbps)
 
 
 def _is_nan(value: Any) -> bool:

@@ -4,7 +4,7 @@ Pure functions over the results table (one row per dataset, clip, codec, target 
 columns of ``results.csv``) plus the page writer. The runner calls, at the end of a run::
 
     summary = summarize(results, metrics)                       # -> summary.csv
-    requests = select_examples(results, per_dataset=2)          # decode these again, write WAVs
+    requests = select_examples(results, per_dataset=2)          # copy or decode these, write WAVs
     ...                                                         #   at example_path(...)
     write_report(out_dir, results, summary, metrics, run_meta, rendered)  # -> index.html
     update_index(reports_root)                                  # -> reports/index.html

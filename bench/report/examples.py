@@ -5,9 +5,11 @@ The report cannot decode audio itself (it only sees the results table), so the w
 1. :func:`select_examples` picks, per dataset, a few clips and the (codec, target_kbps) points to
    play: every lossy codec at its **lowest** bitrate, and every codec at the point whose measured
    rate is closest (in log-rate) to each neural codec's lowest operating point (**matched**).
-2. The runner encodes/decodes those points again and writes WAV files at
-   :func:`example_path` (original included, ``codec=None``), then hands back
-   :class:`RenderedExample` values (paths, or the error when a point could not be rendered).
+2. The runner writes their WAV files at :func:`example_path` (original included,
+   ``codec=None``): copied from the decoded audio the workers kept for the points
+   :mod:`bench.examples_plan` predicted, or encoded and decoded again where the prediction
+   missed; then it hands back :class:`RenderedExample` values (paths, or the error when a point
+   could not be rendered).
 3. :func:`bench.report.html.write_report` shows them as ``<audio controls>`` players.
 
 File names are built from hashes and a sanitised codec slug, never from clip ids, so a clip id
@@ -16,7 +18,6 @@ holding ``../`` or ``<script>`` cannot reach the file system or the page.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.examples_plan import clip_rank, digest
 from bench.report.table import check_results, is_lossless, lossy_mask, neural_codecs, ok_rows
 
 #: Folder (inside the run's output folder) that holds the example audio.
@@ -73,10 +75,6 @@ class RenderedExample:
     errors: Mapping[ExamplePoint, str] = field(default_factory=dict)
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _kbps_text(kbps: float | None) -> str:
     if kbps is None or is_lossless(kbps):
         return "lossless"
@@ -100,11 +98,11 @@ def example_path(
     """
     if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
         raise ValueError(f"suffix must look like '.wav', got {suffix!r}")
-    folder = Path(out_dir) / EXAMPLES_DIR / _digest("clip", str(dataset), str(clip_id))[:16]
+    folder = Path(out_dir) / EXAMPLES_DIR / digest("clip", str(dataset), str(clip_id))[:16]
     if codec is None:
         return folder / f"original{suffix}"
     slug = re.sub(r"[^a-z0-9]+", "-", str(codec).lower()).strip("-")[:24] or "codec"
-    point = _digest("point", str(codec), repr(None if kbps is None else float(kbps)))[:8]
+    point = digest("point", str(codec), repr(None if kbps is None else float(kbps)))[:8]
     return folder / f"{slug}_{_kbps_text(kbps)}k_{point}{suffix}"
 
 
@@ -181,7 +179,7 @@ def select_examples(results: pd.DataFrame, per_dataset: int = 2) -> list[Example
             got = [p for p in points if (p.codec, p.target_kbps, clip) in present]
             if got:
                 available[clip] = got
-        ranked = sorted(available, key=lambda c: (-len(available[c]), _digest(dataset, c)))
+        ranked = sorted(available, key=lambda c: (-len(available[c]), clip_rank(dataset, c)))
         for clip in ranked[:per_dataset]:
             requests.append(ExampleRequest(str(dataset), clip, tuple(available[clip])))
     return requests
