@@ -268,7 +268,7 @@ def _run_planned(
             # Workers first: a fork must happen before this process starts a thread (below).
             executor.prestart(computed)
         if jobs and options.report:
-            # The report's imports (pandas, jinja2, scipy.special), paid while the workers
+            # The report's imports (pandas, jinja2), paid while the workers
             # compute instead of after them.
             warming = threading.Thread(target=_warm_up_report, name="warm-up", daemon=True)
             warming.start()
@@ -522,12 +522,8 @@ def _results_table(
 def _warm_up_report() -> None:
     """Import what the outputs need while the workers compute; a failure here is not an error
     (the outputs then pay for it themselves)."""
-    try:
-        import scipy.special  # noqa: F401  (the summary's confidence intervals)
-
+    with contextlib.suppress(Exception):  # only a speed-up
         import bench.report  # noqa: F401  (pandas, jinja2)
-    except Exception:  # only a speed-up
-        pass
 
 
 def _metric_infos(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,11 @@ signal directly with :meth:`Metric.score_signal`, e.g. the original clip as a ba
 from __future__ import annotations
 
 import dataclasses
+import importlib.machinery
 import math
+import os
+import re
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
@@ -113,12 +117,87 @@ class MetricState:
 @cache
 def distribution_version(distribution: str) -> str | None:
     """The installed version of ``distribution`` (``None`` when not installed), looked up once
-    per process: each look-up scans every ``sys.path`` entry (a few ms), and a run asks for the
-    same few libraries for every metric, in the cache keys and in the run metadata."""
+    per process: the same answer as ``importlib.metadata.version``, which a run asks for two
+    dozen libraries (metrics' cache keys, the run metadata). That parses each METADATA file with
+    the email parser and lists every ``sys.path`` entry per name; here one listing of the path
+    finds each distribution's metadata directory, and only its ``Version`` header is read
+    (:func:`_fast_version`); anything unusual is left to importlib.metadata."""
+    found = _fast_version(distribution)
+    if found is not None:
+        return found
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _normalize(name: str) -> str:
+    # importlib.metadata's Prepared.normalize: PEP 503 with dashes as underscores.
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+
+
+@cache
+def _metadata_dirs() -> dict[str, str | None] | None:
+    """Normalized distribution name -> the metadata directory importlib.metadata would find
+    first on ``sys.path`` (``None`` where one path entry holds several, whose order would be the
+    directory listing's); ``None`` as a whole when the path holds what this scan does not model
+    (a zip or egg entry, a finder other than the path finder that finds distributions)."""
+    finders = [f for f in sys.meta_path if hasattr(f, "find_distributions")]
+    if finders != [importlib.machinery.PathFinder]:
+        return None
+    found: dict[str, str | None] = {}
+    for entry in sys.path:
+        root = entry or "."
+        if root.lower().endswith(".egg") or os.path.isfile(root):
+            return None
+        try:
+            children = os.listdir(root)
+        except OSError:  # a missing folder or a path hook's marker: nothing there
+            continue
+        here: dict[str, list[str]] = {}
+        for child in children:
+            low = child.lower()
+            if low.endswith((".dist-info", ".egg-info")):
+                name = _normalize(low.rpartition(".")[0].partition("-")[0])
+                here.setdefault(name, []).append(os.path.join(root, child))
+        for name, paths in here.items():
+            if name not in found:
+                found[name] = paths[0] if len(paths) == 1 else None
+    return found
+
+
+def _fast_version(distribution: str) -> str | None:
+    """The ``Version`` header of the metadata importlib.metadata would read for
+    ``distribution``; ``None`` when that is not a plain ``.dist-info``/``.egg-info`` folder
+    with a METADATA (or PKG-INFO) file holding one unfolded ``Version`` header, or not found."""
+    dirs = _metadata_dirs()
+    path = dirs.get(_normalize(distribution)) if dirs is not None else None
+    if path is None or not os.path.isdir(path):
+        return None
+    for name in ("METADATA", "PKG-INFO"):  # PathDistribution.metadata's order
+        try:
+            with open(os.path.join(path, name), encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text:
+            return _version_header(text)
+    return None
+
+
+def _version_header(text: str) -> str | None:
+    """The first ``Version:`` header of an RFC 822 header block, as the email parser reads it;
+    ``None`` when it is folded over lines or absent (left to the email parser)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            return None  # the end of the headers
+        if line[:8].lower() == "version:":
+            following = lines[i + 1] if i + 1 < len(lines) else ""
+            if following[:1] in (" ", "\t"):
+                return None
+            return line[8:].lstrip(" \t").rstrip("\r")
+    return None
 
 
 def library_version(distribution: str) -> str:

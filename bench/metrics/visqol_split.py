@@ -86,14 +86,14 @@ def _single_threaded_openmp() -> bool:
 def visqol_version() -> str:
     """The installed visqol-python version (from its metadata: importing the package itself
     takes over a second, which a fully cached run would pay just to build its cache keys)."""
-    from importlib import metadata
+    from bench.metrics.base import distribution_version
 
-    try:
-        return metadata.version("visqol-python")
-    except metadata.PackageNotFoundError:
-        import visqol
+    found = distribution_version("visqol-python")
+    if found is not None:
+        return found
+    import visqol
 
-        return str(visqol.__version__)
+    return str(visqol.__version__)
 
 
 def split_enabled() -> bool:

@@ -10,6 +10,7 @@ autoescaping on; no HTML is ever built by concatenating data.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -64,29 +65,95 @@ TABLE_FILES = {
 }
 
 
-@lru_cache(maxsize=4)
-def _environment(cache_dir: str | None = None) -> Any:
-    """The templates' environment; with ``cache_dir``, compiled templates are kept there
-    (Jinja2's own bytecode cache: checked against each template's source and Jinja2's bytecode
-    version, written atomically), so a run does not compile them again (0.1 s)."""
+#: The Environment's options that shape the compiled code (part of the user cache's key).
+_ENV_OPTIONS: dict[str, Any] = {
+    "autoescape": True,  # every {{ }} is escaped; nothing in the templates uses |safe
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "keep_trailing_newline": True,
+}
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache folder, ``$XDG_CACHE_HOME/namc-bench`` (default ``~/.cache``; a
+    relative ``XDG_CACHE_HOME`` is ignored, as the XDG spec says)."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "namc-bench"
+
+
+def _user_templates_dir() -> str | None:
+    """The user cache's folder for compiled templates, keyed by Jinja2's version and the
+    options above (Jinja2's own check covers the template source and its bytecode format, not
+    the code a newer Jinja2 or other options would generate); ``None`` when it cannot be made."""
+    import hashlib
+
     import jinja2
 
+    key = hashlib.sha256(repr(sorted(_ENV_OPTIONS.items())).encode()).hexdigest()[:12]
+    folder = user_cache_dir() / "templates" / f"jinja2-{jinja2.__version__}-{key}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # read-only home, no home: render without the cache
+        return None
+    return str(folder)
+
+
+def _bytecode_cache(folders: tuple[str, ...]) -> Any:
+    """Jinja2's file bytecode cache over ``folders``: a template is loaded from the first that
+    holds it (each entry checked against the template's source checksum and Jinja2's bytecode
+    magic) and written to the folders before it, or compiled and written to every one; a
+    folder that cannot be read or written is skipped (a cache is never an error)."""
+    import jinja2
+
+    caches = [jinja2.FileSystemBytecodeCache(folder) for folder in folders]
+
+    class Layered(jinja2.BytecodeCache):
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            for i, cache in enumerate(caches):
+                try:
+                    cache.load_bytecode(bucket)
+                except Exception:  # unreadable or damaged: as if absent
+                    bucket.reset()
+                if bucket.code is not None:
+                    for missed in caches[:i]:  # so every folder holds what was used
+                        with contextlib.suppress(OSError):
+                            missed.dump_bytecode(bucket)
+                    return
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            for cache in caches:
+                # Unwritable, disk full: the next run compiles again.
+                with contextlib.suppress(OSError):
+                    cache.dump_bytecode(bucket)
+
+    return Layered()
+
+
+@lru_cache(maxsize=8)
+def _environment(cache_dir: str | None = None, user_dir: str | None = None) -> Any:
+    """The templates' environment; compiled templates are kept in ``cache_dir`` (the files
+    cache next to the results store) and ``user_dir`` (the per-user cache, so a run with a new
+    store does not compile them again either: 0.07-0.13 s), through Jinja2's own bytecode cache
+    (checked against each template's source and Jinja2's bytecode version, written
+    atomically)."""
+    import jinja2
+
+    folders = tuple(folder for folder in (cache_dir, user_dir) if folder)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-        bytecode_cache=jinja2.FileSystemBytecodeCache(cache_dir) if cache_dir else None,
-        autoescape=True,  # every {{ }} is escaped; nothing in the templates uses |safe
+        bytecode_cache=_bytecode_cache(folders) if folders else None,
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+        **_ENV_OPTIONS,
     )
     return env
 
 
 def render(template: str, _cache_dir: str | None = None, **context: Any) -> str:
     """Render one of the report templates with autoescaping (compiled templates kept in
-    ``_cache_dir`` when given)."""
-    return str(_environment(_cache_dir).get_template(template).render(**context))
+    ``_cache_dir`` when given, and in the per-user cache)."""
+    environment = _environment(_cache_dir, _user_templates_dir())
+    return str(environment.get_template(template).render(**context))
 
 
 def write_csv(path: str | os.PathLike[str], table: pd.DataFrame) -> None:

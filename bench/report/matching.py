@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.info import MetricInfo
+from bench.report.pchip import pchip_integral
 from bench.report.summary import ci95_halfwidth
 from bench.report.table import (
     check_results,
@@ -229,8 +230,6 @@ def bd_rate(
     ``too_few_points`` (a frontier shorter than ``min_points``) or ``no_overlap`` (the quality
     ranges do not overlap).
     """
-    from scipy.interpolate import PchipInterpolator
-
     if min_points < 2:
         raise ValueError("BD-rate needs at least two points per curve")
     sign = 1.0 if higher_is_better else -1.0
@@ -244,8 +243,9 @@ def bd_rate(
     low, high = max(ya[0], yb[0]), min(ya[-1], yb[-1])
     if not high > low:
         return BDRate(math.nan, NO_OVERLAP, n_a, n_b)
-    area_a = float(PchipInterpolator(ya, np.log(rate_a)).integrate(low, high))
-    area_b = float(PchipInterpolator(yb, np.log(rate_b)).integrate(low, high))
+    # The suite's PCHIP (scipy.interpolate.PchipInterpolator's rule, without its 0.3 s import).
+    area_a = pchip_integral(ya, np.log(rate_a), low, high)
+    area_b = pchip_integral(yb, np.log(rate_b), low, high)
     mean_diff = (area_b - area_a) / (high - low)
     ends = sorted((float(sign * low), float(sign * high)))
     return BDRate(100.0 * math.expm1(mean_diff), "", n_a, n_b, (ends[0], ends[1]))

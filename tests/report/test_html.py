@@ -316,3 +316,62 @@ def test_plot_and_template_caches_are_reused(tmp_path: Path):
     other = results.assign(actual_kbps=results["actual_kbps"] * 1.01)
     write_report(tmp_path / "c", other, None, METRICS, RUN_META, cache_dir=cache)
     assert marked not in {p.read_bytes() for p in (tmp_path / "c" / "plots").glob("*.svg")}
+
+
+def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import jinja2
+
+    compiled: list[str] = []
+    original = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, *args, **kwargs):
+        compiled.append(str(name))
+        return original(self, source, name, filename, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    return compiled
+
+
+def test_templates_kept_in_the_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    compiled = _count_compiles(monkeypatch)
+    results = make_results()
+    first = write_report(
+        tmp_path / "a", results, None, METRICS, RUN_META, cache_dir=tmp_path / "s1"
+    )
+    assert "report.html.j2" in compiled
+    kept = list((tmp_path / "xdg" / "namc-bench" / "templates").glob("jinja2-*/*.cache"))
+    assert kept
+    # A new results store (its files cache empty): nothing compiled, the same page.
+    compiled.clear()
+    second = write_report(
+        tmp_path / "b", results, None, METRICS, RUN_META, cache_dir=tmp_path / "s2"
+    )
+    assert compiled == []
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert stamp.sub("", first.read_text("utf-8")) == stamp.sub("", second.read_text("utf-8"))
+    # A damaged entry is compiled again, not an error.
+    for entry in kept:
+        entry.write_bytes(b"not bytecode")
+    write_report(tmp_path / "c", results, None, METRICS, RUN_META, cache_dir=tmp_path / "s3")
+    assert "report.html.j2" in compiled
+
+
+def test_an_unusable_user_cache_still_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import jinja2
+
+    results = make_results()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # its folder cannot be made
+    page = write_report(tmp_path / "a", results, None, METRICS, RUN_META, cache_dir=None)
+    assert "namc-bench report" in page.read_text("utf-8")
+    # A folder that cannot be written to (root ignores permissions, so the write fails here).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+    def refuse(self, bucket):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(jinja2.FileSystemBytecodeCache, "dump_bytecode", refuse)
+    page = write_report(tmp_path / "b", results, None, METRICS, RUN_META, cache_dir=tmp_path / "s")
+    assert "namc-bench report" in page.read_text("utf-8")
