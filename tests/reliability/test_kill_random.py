@@ -139,7 +139,11 @@ class Hangs(Codec):
 """
 
 
-def test_a_worker_stuck_in_a_codec_dies_with_the_main_process(clips: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["auto", "spawn"])
+def test_a_worker_stuck_in_a_codec_dies_with_the_main_process(
+    clips: Path, tmp_path: Path, start: str
+) -> None:
+    """Forked (the default on Linux) or spawned, a worker dies with its killed main process."""
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "hangs.py").write_text(HANGS)
@@ -148,7 +152,7 @@ def test_a_worker_stuck_in_a_codec_dies_with_the_main_process(clips: Path, tmp_p
          "--jobs", "1", "--datasets", f"folder={clips}", "--out", str(tmp_path / "run"),
          "--cache", str(tmp_path / "cache.sqlite"), "--no-report"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "BENCH_CODECS_DIR": str(plugins)},
+        env={**os.environ, "BENCH_CODECS_DIR": str(plugins), "BENCH_WORKER_START": start},
     )  # fmt: skip
     main = psutil.Process(proc.pid)
     deadline = time.monotonic() + 120
@@ -156,7 +160,13 @@ def test_a_worker_stuck_in_a_codec_dies_with_the_main_process(clips: Path, tmp_p
     while not workers:  # wait until the worker is inside the hanging encode
         assert time.monotonic() < deadline and proc.poll() is None, "the run did not start"
         time.sleep(0.2)
-        workers = [p for p in main.children() if any("spawn_main" in a for a in p.cmdline())]
+        # A spawned worker runs multiprocessing's spawn_main; a forked one has the main
+        # process's own command line.
+        workers = [
+            p
+            for p in main.children()
+            if any("spawn_main" in a for a in p.cmdline()) or p.cmdline() == main.cmdline()
+        ]
     time.sleep(3)  # imports done, the point started: the worker sleeps in encode()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
