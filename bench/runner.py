@@ -715,9 +715,10 @@ def _git_commit() -> dict[str, Any]:
     return {"commit": head, "dirty": bool(dirty)}
 
 
-#: The libraries whose versions shape the results (recorded in run.json).
+#: The libraries whose versions shape the results and the report (recorded in run.json). Not
+#: matplotlib: a run's plots are the suite's own SVG (only the MUSHRA analysis uses it).
 LIBRARIES = ("numpy", "scipy", "soundfile", "soxr", "av", "pesq", "pystoi", "visqol-python",
-             "torch", "transformers", "snac", "constriction", "pandas", "matplotlib",
+             "torch", "transformers", "snac", "constriction", "pandas", "jinja2",
              "numba", "lc3py", "speechmos", "onnxruntime")  # fmt: skip
 
 
