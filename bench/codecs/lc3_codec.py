@@ -123,9 +123,9 @@ class _Lc3(Codec):
         return True, ""
 
     def version(self) -> str:
-        from importlib import metadata
+        from bench.metrics.base import distribution_version
 
-        return f"lc3-adapter {ADAPTER_VERSION}; lc3py=={metadata.version('lc3py')}"
+        return f"lc3-adapter {ADAPTER_VERSION}; lc3py=={distribution_version('lc3py')}"
 
     def encode(self, audio: Audio, kbps: float | None) -> Encoded:
         import lc3

@@ -108,9 +108,9 @@ class _NamcCodec(Codec):
         parts = [f"adapter{ADAPTER_VERSION}", f"format{FORMAT_VERSION}"]
         parts += [f"{name}:{model.digest[:12]}" for name, (model, _) in self._points().items()]
         if self.mode == 1:
-            from importlib.metadata import version
+            from bench.metrics.base import distribution_version
 
-            parts.append(f"constriction {version('constriction')}")
+            parts.append(f"constriction {distribution_version('constriction')}")
         return " ".join(parts)
 
     def encode(self, audio: Audio, kbps: float | None) -> Encoded:

@@ -184,7 +184,7 @@ class NeuralPeer(Codec):
         return True, ""
 
     def version(self) -> str:
-        from importlib.metadata import version
+        from bench.metrics.base import distribution_version as version
 
         located = self.locate_weights()
         digest = checkpoint_digest(located.path, self.weights)[:12] if located.path else "none"
