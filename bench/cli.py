@@ -113,8 +113,8 @@ def _quiet_blas(argv: Sequence[str]) -> None:
     and a process with one thread can fork its workers (milliseconds each, with numpy and the
     suite already imported) instead of spawning fresh interpreters that import them again
     (see :func:`bench.executors.worker_start_method`). OpenBLAS starts its pool when it is
-    loaded, so this must run first; a value the user set is kept (the workers are then
-    spawned).
+    loaded, so this must run first; a value the user set is kept (above one thread, the
+    workers are then spawned).
     """
     if argv[:1] == ["run"] and "numpy" not in sys.modules:
         import os
