@@ -124,6 +124,12 @@ def _quiet_blas(argv: Sequence[str]) -> None:
                 os.environ[name] = value
 
 
+def console() -> NoReturn:
+    """The ``namc-bench`` console script: :func:`main` on ``sys.argv``, then
+    :func:`exit_process`, as ``python -m bench`` does."""
+    exit_process(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; returns the exit status."""
     _quiet_blas(list(sys.argv[1:] if argv is None else argv))

@@ -94,3 +94,18 @@ def test_list_shows_every_codec_with_availability() -> None:
     assert {"mp3", "aac", "opus", "vorbis", "mp2", "amrnb", "g722", "flac", "codec2", "gsm",
             "speex", "mulaw"} <= set(names)  # fmt: skip
     assert all("available" in c and "reason" in c for c in names.values())
+
+
+def test_console_script_runs_a_command_and_keeps_its_exit_status(tmp_path: Path) -> None:
+    """The ``namc-bench`` script (``bench.cli:console``) behaves as ``python -m bench``: the
+    output is flushed before the fast exit, and a usage error still exits 2."""
+    call = "import sys; from bench.cli import console; sys.argv[0] = 'namc-bench'; console()"
+    proc = subprocess.run([sys.executable, "-c", call, "list", "--json"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert {c["name"] for c in json.loads(proc.stdout)["codecs"]} >= {"mp3", "opus"}
+    missing = str(tmp_path / "nope.wav")
+    proc = subprocess.run([sys.executable, "-c", call, "roundtrip", missing, "--codec", "mp3",
+                           "--kbps", "64"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "no such file" in proc.stderr
