@@ -105,15 +105,15 @@ def one_run(root: Path, data: Path, work: Path) -> dict[str, Any]:
 
 
 #: What a worker imports on first use for this run's codec and metrics.
-LIBRARIES = "soundfile, soxr, av, pesq, pystoi, visqol, bench.metrics.visqol_fast"
+FIRST_USE_IMPORTS = "soundfile, soxr, av, pesq, pystoi, visqol, bench.metrics.visqol_fast"
 
 
 def library_import_cpu(root: Path, repeats: int = 3) -> float:
     """Median CPU seconds a fresh interpreter (numpy and the job module already loaded, as
-    in a forked worker) takes to import :data:`LIBRARIES`."""
+    in a forked worker) takes to import :data:`FIRST_USE_IMPORTS`."""
     code = (
         "import time, numpy, bench.jobs; t = time.process_time(); "
-        f"import {LIBRARIES}; print(time.process_time() - t)"
+        f"import {FIRST_USE_IMPORTS}; print(time.process_time() - t)"
     )
     env = {**os.environ, "PYTHONPATH": str(root)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
