@@ -207,6 +207,7 @@ class LocalExecutor:
         self.started: dict[str, int] = {}  # workers started, by start method
         self.steals = 0  # jobs split to keep an idle worker busy
         self._spare: list[_Worker] = []  # started by prestart(), not yet given work
+        self._leaving: list[_Worker] = []  # told to stop by run(), not yet waited for
 
     def forks(self) -> bool:
         """Whether a worker started now would be forked (see :func:`worker_start_method`)."""
@@ -221,9 +222,13 @@ class LocalExecutor:
             self._spare.append(self._start())
 
     def close(self) -> None:
-        """Stop the workers :meth:`prestart` started that no :meth:`run` took. They have done
-        no work and hold nothing, so they are killed rather than waited for (one may still be
+        """Wait for the workers :meth:`run` told to stop (killed if one has not exited within
+        2 s), and stop the workers :meth:`prestart` started that no run took: they have done no
+        work and hold nothing, so they are killed rather than waited for (one may still be
         importing)."""
+        leaving, self._leaving = self._leaving, []
+        for worker in leaving:
+            self._stop(worker)
         spare, self._spare = self._spare, []
         for worker in spare:
             if worker.process.is_alive():
@@ -269,7 +274,8 @@ class LocalExecutor:
 
     def run(self, jobs: list[Job], on_result: OnResult, on_clip: OnClip | None = None) -> None:
         """Run ``jobs``; return when every point has a result. ``on_clip`` receives each clip's
-        preparation timings."""
+        preparation timings. The workers are told to stop on return; :meth:`close` waits for
+        them."""
         self._on_clip = on_clip
         queue: deque[Job] = deque(jobs)
         attempts: dict[int, int] = {}
@@ -331,11 +337,11 @@ class LocalExecutor:
                     workers[workers.index(worker)] = self._start()
                     self.restarts += 1
         finally:
-            # Tell every worker first, then wait: they stop side by side.
+            # Tell every worker now; wait for them in close(): they exit while the caller goes
+            # on (a worker's exit, unmapping its libraries, takes some 10-30 ms).
             for worker in workers:
                 self._ask_to_stop(worker)
-            for worker in workers:
-                self._stop(worker)
+            self._leaving += workers
 
     def _steal(self, workers: list[_Worker], job_id: int) -> Job | None:
         """The second half of the unstarted points of the busiest worker, as a new job (or

@@ -268,9 +268,11 @@ def _run_planned(
             # Workers first: a fork must happen before this process starts a thread (below).
             executor.prestart(computed)
         if jobs and options.report:
-            # The report's imports (pandas, jinja2), paid while the workers
+            # The report's imports (pandas, Jinja2) and templates, paid while the workers
             # compute instead of after them.
-            warming = threading.Thread(target=_warm_up_report, name="warm-up", daemon=True)
+            warming = threading.Thread(
+                target=_warm_up_report, args=(files_cache,), name="warm-up", daemon=True
+            )
             warming.start()
         if jobs:
             if executor is None:
@@ -519,11 +521,14 @@ def _results_table(
 
 
 # -- outputs ------------------------------------------------------------------------------------
-def _warm_up_report() -> None:
-    """Import what the outputs need while the workers compute; a failure here is not an error
-    (the outputs then pay for it themselves)."""
+def _warm_up_report(files_cache: Path) -> None:
+    """Import what the outputs need (pandas, Jinja2) and load the page's compiled templates
+    while the workers compute; a failure here is not an error (the outputs then pay for it
+    themselves, and report it)."""
     with contextlib.suppress(Exception):  # only a speed-up
-        import bench.report  # noqa: F401  (pandas, jinja2)
+        from bench.report.html import warm_up
+
+        warm_up(files_cache / "plots")  # the cache_dir _write_outputs gives write_report
 
 
 def _metric_infos(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -118,8 +118,8 @@ def test_a_cut_arriving_after_its_job_ended_is_ignored(setup: WorkerSetup, tmp_p
 def test_prestarted_workers_do_the_work_and_leave_when_told(
     setup: WorkerSetup, tmp_path: Path
 ) -> None:
-    """prestart() spawns the workers run() then uses (no others are started); they exit when
-    the run ends, and close() kills spares no run took."""
+    """prestart() spawns the workers run() then uses (no others are started); they are told
+    to stop when the run ends, close() waits for them and kills spares no run took."""
     job = one_clip_job(tmp_path / "clips", 4)
     executor = LocalExecutor(2, setup, timeout_s=60)
     executor.prestart(5)  # at most `jobs` workers
@@ -129,7 +129,11 @@ def test_prestarted_workers_do_the_work_and_leave_when_told(
     executor.run([job], lambda job, index, fields, scores: pids.add(fields["params"]["pid"]))
     assert pids and pids <= prestarted
     assert executor._spare == []
-    for pid in prestarted:  # gone (exited and reaped), not left running
+    leaving = list(executor._leaving)
+    assert {w.process.pid for w in leaving} == prestarted
+    executor.close()
+    assert executor._leaving == [] and all(w.process.exitcode == 0 for w in leaving)
+    for pid in prestarted:  # gone (exited by themselves and reaped), not left running
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     spare = LocalExecutor(2, setup, timeout_s=60)

@@ -149,6 +149,36 @@ def _environment(cache_dir: str | None = None, user_dir: str | None = None) -> A
     return env
 
 
+#: The templates a run's page is made of (``report.html.j2`` and what it includes).
+REPORT_TEMPLATES = (
+    "report.html.j2",
+    "style.css.j2",
+    "listening_toc.html.j2",
+    "listening_block.html.j2",
+    "mushra_section.html.j2",
+)
+
+
+def _templates_cache(cache_dir: str | os.PathLike[str] | None) -> str | None:
+    """Where :func:`write_report` keeps compiled templates for ``cache_dir`` (made here)."""
+    if cache_dir is None:
+        return None
+    templates = Path(cache_dir) / "templates"
+    templates.mkdir(parents=True, exist_ok=True)
+    return str(templates)
+
+
+def warm_up(cache_dir: str | os.PathLike[str] | None = None) -> None:
+    """Do now what :func:`write_report` with this ``cache_dir`` would do first: import Jinja2
+    and the listening-test section's module, and load the page's compiled templates into the
+    environment (the runner calls this in a thread while its workers compute)."""
+    import bench.mushra.report  # noqa: F401  (write_report's listening section)
+
+    environment = _environment(_templates_cache(cache_dir), _user_templates_dir())
+    for name in REPORT_TEMPLATES:
+        environment.get_template(name)
+
+
 def render(template: str, _cache_dir: str | None = None, **context: Any) -> str:
     """Render one of the report templates with autoescaping (compiled templates kept in
     ``_cache_dir`` when given, and in the per-user cache)."""
@@ -243,13 +273,9 @@ def write_report(
     # A listening test analysed into this folder (mushra-analyse --report) shows as a section.
     from bench.mushra.report import load_section
 
-    templates = None
-    if cache_dir is not None:
-        templates = Path(cache_dir) / "templates"
-        templates.mkdir(parents=True, exist_ok=True)
     page = render(
         "report.html.j2",
-        str(templates) if templates else None,
+        _templates_cache(cache_dir),
         title="namc-bench report",
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         suite_version=__version__,

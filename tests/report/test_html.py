@@ -375,3 +375,41 @@ def test_an_unusable_user_cache_still_renders(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(jinja2.FileSystemBytecodeCache, "dump_bytecode", refuse)
     page = write_report(tmp_path / "b", results, None, METRICS, RUN_META, cache_dir=tmp_path / "s")
     assert "namc-bench report" in page.read_text("utf-8")
+
+
+def test_warm_up_loads_every_template_the_page_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """After warm_up(cache_dir) (the runner calls it while its workers compute), write_report
+    with that cache_dir loads no template; REPORT_TEMPLATES is report.html.j2 and everything it
+    includes, followed through the includes."""
+    import jinja2
+    import jinja2.meta
+
+    from bench.report.html import _TEMPLATES, REPORT_TEMPLATES, warm_up
+
+    source = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)))
+    closure, todo = set(), ["report.html.j2"]
+    while todo:
+        name = todo.pop()
+        closure.add(name)
+        text = source.loader.get_source(source, name)[0]
+        found = jinja2.meta.find_referenced_templates(source.parse(text))
+        todo += [n for n in found if n and n not in closure]
+    assert set(REPORT_TEMPLATES) == closure
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    loaded: list[str] = []
+    original = jinja2.FileSystemLoader.get_source
+
+    def counting(self, environment, template):
+        loaded.append(template)
+        return original(self, environment, template)
+
+    monkeypatch.setattr(jinja2.FileSystemLoader, "get_source", counting)
+    cache = tmp_path / "cache"
+    warm_up(cache)
+    assert sorted(loaded) == sorted(REPORT_TEMPLATES)
+    loaded.clear()
+    page = write_report(tmp_path / "a", make_results(), None, METRICS, RUN_META, cache_dir=cache)
+    assert loaded == [] and "namc-bench report" in page.read_text("utf-8")
