@@ -121,7 +121,10 @@ def metric_key(metric: Any) -> str:
 
 
 def point_key(content: str, codec: Codec, version: str, kbps: float | None) -> str:
-    """Store key of one codec setting on one clip content."""
+    """Store key of one codec setting on one clip content. A whole-number bitrate hashes alike
+    as 16 (a default ladder) and 16.0 (``--bitrates``), so those runs share their points."""
+    if kbps is not None and float(kbps).is_integer():
+        kbps = int(kbps)  # the form default ladders have always been hashed in
     return stable_hash("point", POINT_VERSION, content, codec.name, version, kbps)
 
 
@@ -342,8 +345,8 @@ def _run_planned(
     )
     with _writing(out_dir, cache_path):
         outputs_start = time.time()
-        # The store's keys, as the workers kept examples under them (a default ladder's 16 and
-        # the table's 16.0 hash differently).
+        # The store's keys, as the workers kept examples under them (known here: the examples
+        # need not hash clip contents and look up codec versions again).
         keys = {(p.clip.dataset, p.clip.clip_id, p.codec.name, _kbps(p.kbps)): p.key
                 for p in planned}  # fmt: skip
         files = _write_outputs(

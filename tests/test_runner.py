@@ -121,6 +121,28 @@ def test_rerun_uses_the_cache_and_adding_a_codec_costs_only_that_codec(
     assert third["computed"] == 3 and third["cached"] == 3  # only opus's points
 
 
+def test_a_default_ladder_and_the_same_bitrates_given_share_the_store(
+    clips: Path, tmp_path: Path
+) -> None:
+    """mp3's default ladder (whole numbers, 16 ...) and ``--bitrates`` naming the same rates
+    (parsed as 16.0 ...) are the same points: the second run computes nothing."""
+    from bench.codecs import resolve_codecs
+
+    (mp3,) = resolve_codecs(["mp3"])
+    ladder = ",".join(f"{k:g}" for k in mp3.ladder())
+    cache = str(tmp_path / "c.sqlite")
+    base = ("--datasets", f"folder={clips}", "--cache", cache, "--no-report", *COMMON)
+    run("--codecs", "mp3", "--out", str(tmp_path / "a"), *base)
+    first = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert first["computed"] == 3 * len(mp3.ladder()) and first["cached"] == 0
+    run("--codecs", "mp3", "--bitrates", ladder, "--out", str(tmp_path / "b"), *base)
+    second = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert second["computed"] == 0 and second["cached"] == first["computed"]
+    pd.testing.assert_frame_equal(
+        comparable(results(tmp_path / "a")), comparable(results(tmp_path / "b"))
+    )
+
+
 def test_adding_a_metric_computes_only_that_metric(clips: Path, tmp_path: Path) -> None:
     cache = str(tmp_path / "c.sqlite")
     base = ("--codecs", "opus", "--bitrates", "16", "--datasets", f"folder={clips}",
