@@ -45,6 +45,7 @@ from bench.report.table import (
     metric_columns,
     neural_codecs,
     numeric,
+    ok_mask,
     ok_rows,
 )
 
@@ -268,6 +269,16 @@ def _applicable(
     ]
 
 
+def _row_groups(*columns: Sequence[object]) -> dict[tuple[object, ...], np.ndarray]:
+    """Positions of the rows sharing each key (one value per column), rows in table order, keys
+    in order of first appearance: what ``groupby(...).indices`` gives, without building a frame
+    and a pandas group per key (on a small run's tables that overhead was most of the report)."""
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, key in enumerate(zip(*columns, strict=True)):
+        groups.setdefault(key, []).append(i)
+    return {key: np.array(rows, dtype=np.intp) for key, rows in groups.items()}
+
+
 def rd_points(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> pd.DataFrame:
     """Every lossy operating point's mean rate and quality, per dataset and applicable metric.
 
@@ -277,38 +288,50 @@ def rd_points(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> pd.Da
     codec, rate.
     """
     check_results(results)
-    ok = ok_rows(results)
-    ok = ok[lossy_mask(ok)]
+    # Scored lossy rows with a codec (groupby would drop a missing codec), as plain arrays: the
+    # columns are read once here instead of once per dataset, metric and point.
+    keep = ok_mask(results) & lossy_mask(results) & results["codec"].notna().to_numpy(dtype=bool)
+    taken = np.flatnonzero(keep)
+    datasets = results["dataset"].astype(str).to_numpy()[taken]
+    codecs = results["codec"].astype(str).to_numpy()[taken]
+    targets = numeric(results, "target_kbps")[taken]
+    rates = numeric(results, "actual_kbps")[taken]
+    finite_rate = np.isfinite(rates)
+    # dataset -> its points' (codec, target, row positions), by codec then target.
+    by_dataset: dict[str, list[tuple[str, float, np.ndarray]]] = {}
+    for (dataset, codec, target), index in sorted(_row_groups(datasets, codecs, targets).items()):
+        by_dataset.setdefault(str(dataset), []).append((str(codec), float(target), index))
     neural = neural_codecs(results)
     order = {name: i for i, name in enumerate(metrics)}
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[str, str, str, bool, float, float, float, float, int]] = []
+    values_of: dict[str, np.ndarray] = {}
     for dataset, name, _info in _applicable(results, metrics):
-        subset = ok[ok["dataset"].astype(str) == dataset]
-        for (codec, target), group in subset.groupby(["codec", "target_kbps"], sort=True):
-            values = numeric(group, name)
-            rates = numeric(group, "actual_kbps")
-            used = ~np.isnan(values) & np.isfinite(rates)
+        if name not in values_of:
+            values_of[name] = numeric(results, name)[taken]
+        for codec, target, index in by_dataset.get(dataset, []):
+            values = values_of[name][index]
+            used = ~np.isnan(values) & finite_rate[index]
             if not used.any():
                 continue
+            scored = values[used]
             rows.append(
-                {
-                    "dataset": dataset,
-                    "metric": name,
-                    "codec": str(codec),
-                    "neural": str(codec) in neural,
-                    "target_kbps": float(target),
-                    "kbps": float(np.mean(rates[used])),
-                    "quality": float(np.mean(values[used])),
-                    "ci95": ci95_halfwidth(values[used]),
-                    "n": int(used.sum()),
-                }
+                (
+                    dataset,
+                    name,
+                    codec,
+                    codec in neural,
+                    target,
+                    float(np.mean(rates[index][used])),
+                    float(np.mean(scored)),
+                    ci95_halfwidth(scored),
+                    int(used.sum()),
+                )
             )
-    table = pd.DataFrame(rows, columns=RD_COLUMNS)
-    if table.empty:
-        return table
-    table["_m"] = table["metric"].map(order)
-    table = table.sort_values(["dataset", "_m", "codec", "kbps"], kind="stable")
-    return table.drop(columns="_m").reset_index(drop=True)
+    if not rows:
+        return pd.DataFrame([], columns=RD_COLUMNS)
+    # The stable sort the table always had: dataset, metric (mapping order), codec, rate.
+    rows.sort(key=lambda row: (row[0], order[row[1]], row[2], row[5]))
+    return pd.DataFrame(dict(zip(RD_COLUMNS, map(list, zip(*rows, strict=True)), strict=True)))
 
 
 def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, pd.DataFrame]]:

@@ -36,9 +36,14 @@ def metric_columns(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> 
     return [name for name in metrics if name in results.columns]
 
 
+def ok_mask(results: pd.DataFrame) -> np.ndarray:
+    """Boolean array: True for rows whose pipeline finished (``status == "ok"``)."""
+    return (results["status"].astype(str) == "ok").to_numpy(dtype=bool)
+
+
 def ok_rows(results: pd.DataFrame) -> pd.DataFrame:
     """Rows whose encode/decode/score pipeline finished (``status == "ok"``)."""
-    return results[results["status"].astype(str) == "ok"]
+    return results[ok_mask(results)]
 
 
 def is_lossless(target_kbps: object) -> bool:
