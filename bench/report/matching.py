@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -334,15 +335,58 @@ def rd_points(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> pd.Da
     return pd.DataFrame(dict(zip(RD_COLUMNS, map(list, zip(*rows, strict=True)), strict=True)))
 
 
-def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, pd.DataFrame]]:
-    """(dataset, metric) -> codec -> that codec's finite points, sorted by rate."""
-    out: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
-    finite = points[np.isfinite(points["quality"].to_numpy(dtype=np.float64))]
-    for (dataset, metric), group in finite.groupby(["dataset", "metric"], sort=False):
-        out[(str(dataset), str(metric))] = {
-            str(codec): rows.sort_values("kbps", kind="stable")
-            for codec, rows in group.groupby("codec", sort=True)
-        }
+class _Point(NamedTuple):
+    """One operating point of a curve (the rd_points columns the tables read)."""
+
+    target_kbps: float
+    kbps: float
+    quality: float
+    n: int
+
+
+@dataclass(frozen=True)
+class _CodecCurve:
+    """One codec's finite points on one (dataset, metric), sorted by rate: as arrays (what the
+    interpolation and BD-rate functions read) and as :class:`_Point` values."""
+
+    kbps: np.ndarray
+    quality: np.ndarray
+    points: list[_Point]
+
+
+def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, _CodecCurve]]:
+    """(dataset, metric) -> codec -> that codec's finite points, sorted by rate (stable).
+
+    (dataset, metric) in order of first appearance, codecs sorted: the groups of
+    ``groupby(["dataset", "metric"], sort=False)`` then ``groupby("codec")``, read from arrays
+    (three tables call this; as frames it was a fifth of a small run's report)."""
+    quality = points["quality"].to_numpy(dtype=np.float64)
+    finite = np.flatnonzero(np.isfinite(quality))
+    columns = [points[c].astype(str).to_numpy()[finite] for c in ("dataset", "metric", "codec")]
+    target = points["target_kbps"].to_numpy()[finite]
+    kbps = points["kbps"].to_numpy(dtype=np.float64)[finite]
+    quality = quality[finite]
+    n = points["n"].to_numpy()[finite]
+    nested: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for (dataset, metric, codec), index in _row_groups(*columns).items():
+        nested.setdefault((dataset, metric), {})[codec] = index
+    out: dict[tuple[str, str], dict[str, _CodecCurve]] = {}
+    for key, by_codec in nested.items():
+        out[key] = {}
+        for codec in sorted(by_codec):
+            index = by_codec[codec]
+            index = index[np.argsort(kbps[index], kind="stable")]
+            # tolist: Python numbers, as itertuples gave them.
+            rows = zip(
+                target[index].tolist(),
+                kbps[index].tolist(),
+                quality[index].tolist(),
+                n[index].tolist(),
+                strict=True,
+            )
+            out[key][codec] = _CodecCurve(
+                kbps[index], quality[index], [_Point(*row) for row in rows]
+            )
     return out
 
 
@@ -469,7 +513,7 @@ def matched_quality_table(
         for neural_codec, neural_points in by_codec.items():
             if neural_codec not in neural:
                 continue
-            for point in neural_points.itertuples(index=False):
+            for point in neural_points.points:
                 on_clips = _clip_points(results, dataset, metric, neural_codec, point.target_kbps)
                 for codec in codecs:
                     if codec == neural_codec:
@@ -478,7 +522,7 @@ def matched_quality_table(
                     if curve is None:
                         got = Interpolated(math.nan, NO_CURVE)
                     else:
-                        got = interpolate_quality(curve["kbps"], curve["quality"], point.kbps)
+                        got = interpolate_quality(curve.kbps, curve.quality, point.kbps)
                     delta = got.value - point.quality
                     better: object = pd.NA
                     if got.ok:
@@ -551,15 +595,15 @@ def matched_rate_table(
         for neural_codec, neural_points in by_codec.items():
             if neural_codec not in neural:
                 continue
-            for point in neural_points.itertuples(index=False):
+            for point in neural_points.points:
                 for codec in classic:
                     curve = by_codec.get(codec)
                     if curve is None:
                         got = Interpolated(math.nan, NO_CURVE)
                     else:
                         got = required_kbps(
-                            curve["kbps"],
-                            curve["quality"],
+                            curve.kbps,
+                            curve.quality,
                             point.quality,
                             higher_is_better=info.higher_is_better,
                         )
@@ -625,10 +669,10 @@ def bd_rate_table(
                     result = BDRate(math.nan, NO_CURVE)
                 else:
                     result = bd_rate(
-                        a["kbps"],
-                        a["quality"],
-                        b["kbps"],
-                        b["quality"],
+                        a.kbps,
+                        a.quality,
+                        b.kbps,
+                        b.quality,
                         higher_is_better=info.higher_is_better,
                         min_points=min_points,
                     )
