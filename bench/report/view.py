@@ -90,24 +90,30 @@ def point_label(codec: str, target: float, measured: float) -> str:
 # -- at a glance, matched tables, BD-rate --------------------------------------------------------
 
 
-def _neural_points(table: pd.DataFrame) -> list[tuple[str, float, float, float, int]]:
-    """Distinct (neural_codec, target, kbps, quality, n) of a matched table, in rate order."""
-    if table.empty:
-        return []
-    columns = ["neural_codec", "neural_target_kbps", "neural_kbps", "neural_quality"]
-    if "neural_n" in table.columns:
-        columns.append("neural_n")
-    distinct = table[columns].drop_duplicates(subset=columns[:2])
-    distinct = distinct.sort_values(["neural_codec", "neural_kbps"], kind="stable")
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``table`` as dicts of Python scalars, in table order: one pass over its
+    column arrays (a Series per row, as ``iterrows`` builds, cost more than the page's cells)."""
+    columns = [str(c) for c in table.columns]
+    values = [table[c].to_numpy().tolist() for c in table.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _neural_points(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, float, float, int]]:
+    """Distinct (neural_codec, target, kbps, quality, n) of matched-table rows (the first row of
+    each neural codec and target), by codec then rate (ties in table order)."""
+    first: dict[tuple[Any, Any], Mapping[str, Any]] = {}
+    for r in rows:
+        first.setdefault((r["neural_codec"], r["neural_target_kbps"]), r)
+    distinct = sorted(first.values(), key=lambda r: (r["neural_codec"], r["neural_kbps"]))
     return [
         (
-            str(row[0]),
-            float(row[1]),
-            float(row[2]),
-            float(row[3]),
-            int(row[4]) if len(row) > 4 else 0,
+            str(r["neural_codec"]),
+            float(r["neural_target_kbps"]),
+            float(r["neural_kbps"]),
+            float(r["neural_quality"]),
+            int(r["neural_n"]) if "neural_n" in r else 0,
         )
-        for row in distinct.itertuples(index=False)
+        for r in distinct
     ]
 
 
@@ -272,16 +278,24 @@ def _matched_view(
     make_cell: Callable[[Any, str, float, MetricInfo], dict[str, Any]],
 ) -> dict[str, Any]:
     codecs = sorted(set(table["codec"].astype(str)))
+    # metric -> (neural codec, target) -> codec -> its row (the last, if repeated), read in one
+    # pass instead of filtering the table per metric and per neural point.
+    by_metric: dict[Any, list[dict[str, Any]]] = {}
+    for r in _records(table):
+        by_metric.setdefault(r["metric"], []).append(r)
     groups = []
     for metric in metric_names:
-        part = table[table["metric"] == metric]
-        if part.empty:
+        part = by_metric.get(metric)
+        if not part:
             continue
         info = metrics[metric]
+        at_point: dict[tuple[Any, Any], dict[str, dict[str, Any]]] = {}
+        for r in part:
+            key = (r["neural_codec"], r["neural_target_kbps"])
+            at_point.setdefault(key, {})[str(r["codec"])] = r
         rows = []
         for codec, target, rate, quality, n in _neural_points(part):
-            here = part[(part["neural_codec"] == codec) & (part["neural_target_kbps"] == target)]
-            by_codec = {str(r["codec"]): r for _, r in here.iterrows()}
+            by_codec = at_point[(codec, target)]
             cells = [
                 make_cell(by_codec[other], codec, rate, info) if other in by_codec else _blank()
                 for other in codecs
