@@ -48,6 +48,7 @@ from bench.report.table import (
     numeric,
     ok_mask,
     ok_rows,
+    row_groups,
 )
 
 #: Fewest frontier points per codec for a BD-rate: the classic method (VCEG-M33) fits a cubic
@@ -270,16 +271,6 @@ def _applicable(
     ]
 
 
-def _row_groups(*columns: Sequence[object]) -> dict[tuple[object, ...], np.ndarray]:
-    """Positions of the rows sharing each key (one value per column), rows in table order, keys
-    in order of first appearance: what ``groupby(...).indices`` gives, without building a frame
-    and a pandas group per key (on a small run's tables that overhead was most of the report)."""
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for i, key in enumerate(zip(*columns, strict=True)):
-        groups.setdefault(key, []).append(i)
-    return {key: np.array(rows, dtype=np.intp) for key, rows in groups.items()}
-
-
 def rd_points(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> pd.DataFrame:
     """Every lossy operating point's mean rate and quality, per dataset and applicable metric.
 
@@ -300,7 +291,7 @@ def rd_points(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> pd.Da
     finite_rate = np.isfinite(rates)
     # dataset -> its points' (codec, target, row positions), by codec then target.
     by_dataset: dict[str, list[tuple[str, float, np.ndarray]]] = {}
-    for (dataset, codec, target), index in sorted(_row_groups(datasets, codecs, targets).items()):
+    for (dataset, codec, target), index in sorted(row_groups(datasets, codecs, targets).items()):
         by_dataset.setdefault(str(dataset), []).append((str(codec), float(target), index))
     neural = neural_codecs(results)
     order = {name: i for i, name in enumerate(metrics)}
@@ -368,7 +359,7 @@ def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, _CodecCurve
     quality = quality[finite]
     n = points["n"].to_numpy()[finite]
     nested: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-    for (dataset, metric, codec), index in _row_groups(*columns).items():
+    for (dataset, metric, codec), index in row_groups(*columns).items():
         nested.setdefault((dataset, metric), {})[codec] = index
     out: dict[tuple[str, str], dict[str, _CodecCurve]] = {}
     for key, by_codec in nested.items():
