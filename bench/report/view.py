@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.report.examples import LOWEST, MATCHED, RenderedExample
 from bench.report.info import MetricInfo
-from bench.report.table import numeric, ranked_counts, reason_codes
+from bench.report.table import numeric, ranked_counts, reason_codes, row_groups
 
 #: Longest error message shown in a table cell (the full text is in the cell's tooltip).
 MAX_MESSAGE = 160
@@ -480,27 +480,36 @@ def examples_view(
     """Per dataset: the clips with their players (or the reason a player is missing), the
     clip's measured kbps and first two metric values at each point."""
     out: dict[str, list[dict[str, Any]]] = {}
+    examples = list(examples)
+    if not examples:
+        return out
     extra = [c for c in ("category", "label", "transcript") if c in results.columns]
+    # The table's columns read once; each example takes its clip's row positions.
+    by_clip = row_groups(
+        results["dataset"].astype(str).to_numpy(), results["clip_id"].astype(str).to_numpy()
+    )
+    codecs = results["codec"].astype(str).to_numpy()
+    targets = numeric(results, "target_kbps")
+    scores = {m: numeric(results, m) for m in metric_names}
+    # Cells show the table's own values (the formatting converts them).
+    shown_columns = ("actual_kbps", *metric_names, *extra)
+    raw = {c: results[c].to_numpy() for c in shown_columns if c in results.columns}
+    nowhere = np.empty(0, dtype=np.intp)
     for example in examples:
         req = example.request
-        rows = results[
-            (results["dataset"].astype(str) == req.dataset)
-            & (results["clip_id"].astype(str) == req.clip_id)
-        ]
+        index = by_clip.get((req.dataset, req.clip_id), nowhere)
         # The clip's own scores for the first two metrics that have any on this clip.
-        shown = [m for m in metric_names if np.isfinite(numeric(rows, m)).any()][:2]
+        shown = [m for m in metric_names if np.isfinite(scores[m][index]).any()][:2]
         info = []
         for column in extra:
-            values = rows[column].dropna().astype(str)
-            if len(values) and values.iloc[0].strip():
-                info.append({"name": column, "text": short(values.iloc[0], 400)})
+            values = [str(v) for v in raw[column][index] if not pd.isna(v)]
+            if values and values[0].strip():
+                info.append({"name": column, "text": short(values[0], 400)})
         original = _player(out_dir, example.original)
         points = []
-        targets = pd.to_numeric(rows["target_kbps"], errors="coerce")
         for point in req.points:
-            same_codec = rows["codec"].astype(str) == point.codec
-            match = rows[same_codec & (targets == point.target_kbps)]
-            row = match.iloc[0] if len(match) else None
+            same = (codecs[index] == point.codec) & (targets[index] == point.target_kbps)
+            row = int(index[same][0]) if same.any() else None
             roles = []
             if LOWEST in point.roles:
                 roles.append("lowest bitrate")
@@ -514,10 +523,10 @@ def examples_view(
                 {
                     "codec": point.codec,
                     "target": target_text(point.target_kbps),
-                    "measured": kbps(row["actual_kbps"]) if row is not None else "–",
+                    "measured": kbps(raw["actual_kbps"][row]) if row is not None else "–",
                     "roles": "; ".join(roles),
                     "scores": [
-                        {"metric": m, "text": num(row[m]) if row is not None else "–"}
+                        {"metric": m, "text": num(raw[m][row]) if row is not None else "–"}
                         for m in shown
                     ],
                     "src": player["src"],
