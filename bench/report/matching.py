@@ -131,13 +131,16 @@ def _curve(kbps: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray,
     rate, qual = rate[order], qual[order]
     merged_rate: list[float] = []
     merged_qual: list[list[float]] = []
-    for r, q in zip(rate, qual, strict=True):
+    for r, q in zip(rate.tolist(), qual.tolist(), strict=True):
         if merged_rate and math.isclose(r, merged_rate[-1], rel_tol=_RANGE_RTOL):
             merged_qual[-1].append(q)
         else:
             merged_rate.append(r)
             merged_qual.append([q])
-    return np.array(merged_rate), np.array([float(np.mean(q)) for q in merged_qual])
+    # A lone point is its own mean (np.mean of one value returns it exactly); np.mean per point
+    # was most of the cost of the matched tables, which read every curve many times.
+    means = [q[0] if len(q) == 1 else float(np.mean(q)) for q in merged_qual]
+    return np.array(merged_rate), np.array(means)
 
 
 def interpolate_quality(
@@ -235,9 +238,27 @@ def bd_rate(
     """
     if min_points < 2:
         raise ValueError("BD-rate needs at least two points per curve")
+    return _bd_rate_of_frontiers(
+        frontier(kbps_a, quality_a, higher_is_better=higher_is_better),
+        frontier(kbps_b, quality_b, higher_is_better=higher_is_better),
+        higher_is_better=higher_is_better,
+        min_points=min_points,
+    )
+
+
+def _bd_rate_of_frontiers(
+    frontier_a: tuple[np.ndarray, np.ndarray],
+    frontier_b: tuple[np.ndarray, np.ndarray],
+    *,
+    higher_is_better: bool,
+    min_points: int,
+) -> BDRate:
+    """:func:`bd_rate` from the two curves' :func:`frontier` (the BD-rate table computes each
+    codec's frontier once, not once per pair)."""
+    if min_points < 2:
+        raise ValueError("BD-rate needs at least two points per curve")
     sign = 1.0 if higher_is_better else -1.0
-    rate_a, qual_a = frontier(kbps_a, quality_a, higher_is_better=higher_is_better)
-    rate_b, qual_b = frontier(kbps_b, quality_b, higher_is_better=higher_is_better)
+    (rate_a, qual_a), (rate_b, qual_b) = frontier_a, frontier_b
     n_a, n_b = int(rate_a.size), int(rate_b.size)
     if n_a < min_points or n_b < min_points:
         return BDRate(math.nan, TOO_FEW_POINTS, n_a, n_b)
@@ -651,21 +672,21 @@ def bd_rate_table(
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
         codecs = lossy_codecs.get(dataset, [])
+        higher = info.higher_is_better
+        fronts = {
+            codec: frontier(curve.kbps, curve.quality, higher_is_better=higher)
+            for codec, curve in by_codec.items()
+        }
         for anchor in codecs:
             for codec in codecs:
                 if codec == anchor:
                     continue
-                a, b = by_codec.get(anchor), by_codec.get(codec)
+                a, b = fronts.get(anchor), fronts.get(codec)
                 if a is None or b is None:
                     result = BDRate(math.nan, NO_CURVE)
                 else:
-                    result = bd_rate(
-                        a.kbps,
-                        a.quality,
-                        b.kbps,
-                        b.quality,
-                        higher_is_better=info.higher_is_better,
-                        min_points=min_points,
+                    result = _bd_rate_of_frontiers(
+                        a, b, higher_is_better=higher, min_points=min_points
                     )
                 rows.append(
                     {
