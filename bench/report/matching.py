@@ -433,22 +433,38 @@ def _clip_curves(
     return out
 
 
-def _clip_points(
-    results: pd.DataFrame, dataset: str, metric: str, codec: str, target: float
-) -> dict[str, tuple[float, float]]:
-    """clip_id -> (measured kbps, quality) of one operating point, scored rows only."""
-    ok = ok_rows(results)
-    rows = ok[
-        (ok["dataset"].astype(str) == dataset)
-        & (ok["codec"].astype(str) == codec)
-        & (pd.to_numeric(ok["target_kbps"], errors="coerce") == target)
-    ]
-    rates, values = numeric(rows, "actual_kbps"), numeric(rows, metric)
-    return {
-        str(clip): (float(r), float(v))
-        for clip, r, v in zip(rows["clip_id"], rates, values, strict=True)
-        if np.isfinite(r) and r > 0 and np.isfinite(v)
-    }
+class _ClipPoints:
+    """The scored rows of a results table by (dataset, codec, target): each operating point's
+    per-clip (measured kbps, quality), with the table's columns read once (the matched-quality
+    table asks once per neural point; filtering the table each time was most of its cost)."""
+
+    def __init__(self, results: pd.DataFrame) -> None:
+        ok = ok_rows(results)
+        self._ok = ok
+        self._rows = row_groups(
+            ok["dataset"].astype(str).to_numpy(),
+            ok["codec"].astype(str).to_numpy(),
+            numeric(ok, "target_kbps"),
+        )
+        self._clips = ok["clip_id"].to_numpy()
+        self._rates = numeric(ok, "actual_kbps")
+        self._values: dict[str, np.ndarray] = {}
+
+    def get(
+        self, dataset: str, metric: str, codec: str, target: float
+    ) -> dict[str, tuple[float, float]]:
+        """clip_id -> (measured kbps, quality) of one operating point, scored rows only."""
+        index = self._rows.get((dataset, codec, target))
+        if index is None:  # also a NaN target: it equals no row's, as in a table filter
+            return {}
+        if metric not in self._values:
+            self._values[metric] = numeric(self._ok, metric)
+        rates, values = self._rates[index], self._values[metric][index]
+        return {
+            str(clip): (float(r), float(v))
+            for clip, r, v in zip(self._clips[index], rates, values, strict=True)
+            if np.isfinite(r) and r > 0 and np.isfinite(v)
+        }
 
 
 def paired_differences(
@@ -515,6 +531,7 @@ def matched_quality_table(
     curves = _curves(points)
     lossy_codecs = _lossy_codecs(results)
     neural = neural_codecs(results)
+    clip_points: _ClipPoints | None = None  # made when first needed (no neural codec: never)
     rows: list[dict[str, object]] = []
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
@@ -522,11 +539,12 @@ def matched_quality_table(
         if not neural & set(by_codec):
             continue
         per_clip = _clip_curves(results, dataset, metric)
+        clip_points = clip_points or _ClipPoints(results)
         for neural_codec, neural_points in by_codec.items():
             if neural_codec not in neural:
                 continue
             for point in neural_points.points:
-                on_clips = _clip_points(results, dataset, metric, neural_codec, point.target_kbps)
+                on_clips = clip_points.get(dataset, metric, neural_codec, point.target_kbps)
                 for codec in codecs:
                     if codec == neural_codec:
                         continue
