@@ -117,19 +117,26 @@ def _neural_points(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, 
     ]
 
 
-def _out_of_range_note(part: pd.DataFrame) -> str:
+def _nearest(rows: Sequence[Mapping[str, Any]], pick: Callable[..., Any]) -> Mapping[str, Any]:
+    """The first row with the lowest (``pick=min``) or highest (``max``) ``bound_kbps``, NaN
+    bounds skipped: ``idxmin``/``idxmax`` over the rows."""
+    bounds = [(float(r["bound_kbps"]), r) for r in rows]
+    return pick((b for b in bounds if not math.isnan(b[0])), key=lambda b: b[0])[1]
+
+
+def _out_of_range_note(part: Sequence[Mapping[str, Any]]) -> str:
     """Why nothing could be compared at a neural point: the nearest codec's measured range."""
-    below = part[part["status"] == "below_range"]
-    above = part[part["status"] == "above_range"]
+    below = [r for r in part if r["status"] == "below_range"]
+    above = [r for r in part if r["status"] == "above_range"]
     notes = []
-    if len(below):
-        nearest = below.loc[below["bound_kbps"].astype(float).idxmin()]
+    if below:
+        nearest = _nearest(below, min)
         notes.append(
             f"no other codec goes this low (nearest: {nearest['codec']} "
             f"from {kbps(nearest['bound_kbps'])} kbps)"
         )
-    if len(above):
-        nearest = above.loc[above["bound_kbps"].astype(float).idxmax()]
+    if above:
+        nearest = _nearest(above, max)
         notes.append(
             f"no other codec goes this high (nearest: {nearest['codec']} "
             f"up to {kbps(nearest['bound_kbps'])} kbps)"
@@ -137,25 +144,28 @@ def _out_of_range_note(part: pd.DataFrame) -> str:
     return "; ".join(notes) or "no other codec has a curve"
 
 
-def _verdict(inside: pd.DataFrame, info: MetricInfo) -> tuple[str, str]:
+def _flag(value: Any) -> bool:
+    """A boolean cell, missing (NA) read as False (``fillna(False).astype(bool)``)."""
+    return False if pd.isna(value) else bool(value)
+
+
+def _verdict(inside: Sequence[Mapping[str, Any]], info: MetricInfo) -> tuple[str, str]:
     """CSS class and note for a neural point against the codecs measured at its rate.
 
     Worse: some codec is better by a resolved (paired 95 % CI excludes 0) difference; better:
     every codec is worse by a resolved difference; tie: anything else."""
     sign = 1.0 if info.higher_is_better else -1.0
-    ranked = inside.assign(_o=sign * inside["quality"].astype(float)).sort_values(
-        ["_o", "codec"], ascending=[False, True]
-    )
-    resolved = ranked["resolved"].fillna(False).astype(bool)
-    better = ranked["better"].fillna(False).astype(bool)
-    winners = ranked[better & resolved]
-    if len(winners):
-        top = winners.iloc[0]
+    # Best first (oriented quality falling, then codec name; ties in table order).
+    ranked = sorted(inside, key=lambda r: (-(sign * float(r["quality"])), r["codec"]))
+    resolved = [_flag(r["resolved"]) for r in ranked]
+    winners = [r for r, res in zip(ranked, resolved, strict=True) if res and _flag(r["better"])]
+    if winners:
+        top = winners[0]
         return WORSE, f"beaten by {top['codec']} ({num(top['quality'])})"
-    top = ranked.iloc[0]
-    if resolved.all():
+    top = ranked[0]
+    if all(resolved):
         return BETTER, f"best of {len(ranked) + 1}; next {top['codec']} ({num(top['quality'])})"
-    unresolved = ranked[~resolved].iloc[0]
+    unresolved = next(r for r, res in zip(ranked, resolved, strict=True) if not res)
     return TIE, (
         f"not resolved against {unresolved['codec']} ({num(unresolved['quality'])}): "
         "paired 95 % CI includes 0"
@@ -173,23 +183,25 @@ def glance(
         (str(c), float(t))
         for c, t in zip(matched["neural_codec"], matched["neural_target_kbps"], strict=True)
     }
+    # (neural codec, target, metric) -> its rows in table order, read in one pass.
+    by_cell: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+    for r in _records(matched):
+        key = (r["neural_codec"], r["neural_target_kbps"], r["metric"])
+        by_cell.setdefault(key, []).append(r)
     for codec, target in sorted(points):
         cells: list[dict[str, Any]] = []
         label = ""
-        here = matched[
-            (matched["neural_codec"] == codec) & (matched["neural_target_kbps"] == target)
-        ]
         for metric in names:
-            part = here[here["metric"] == metric]
-            if part.empty:
+            part = by_cell.get((codec, target, metric), [])
+            if not part:
                 cells.append({"text": "–", "sub": "not scored", "cls": UNKNOWN, "title": ""})
                 continue
-            first = part.iloc[0]
+            first = part[0]
             label = label or point_label(codec, target, first["neural_kbps"])
             info = metrics[metric]
-            inside = part[part["status"] == "ok"]
+            inside = [r for r in part if r["status"] == "ok"]
             value = num(first["neural_quality"])
-            if inside.empty:
+            if not inside:
                 cells.append(
                     {"text": value, "sub": _out_of_range_note(part), "cls": UNKNOWN, "title": ""}
                 )
