@@ -348,7 +348,7 @@ def bd_view(part: pd.DataFrame, info: MetricInfo) -> dict[str, Any]:
     """One dataset x metric BD-rate matrix: row = anchor, column = codec, cell = % rate change
     of the column codec against the row codec at equal quality."""
     codecs = sorted(set(part["anchor"]) | set(part["codec"]))
-    lookup = {(str(r["anchor"]), str(r["codec"])): r for _, r in part.iterrows()}
+    lookup = {(str(r["anchor"]), str(r["codec"])): r for r in _records(part)}
     rows = []
     for anchor in codecs:
         cells = []
@@ -393,7 +393,7 @@ def summary_view(
     """Rows of the summary table of one dataset, with ``mean ± CI`` cells per metric."""
     names = [m for m in metric_names if f"{m}_mean" in summary.columns]
     rows = []
-    for _, r in summary.iterrows():
+    for r in _records(summary):
         cells = []
         for m in names:
             n, n_nan = int(r[f"{m}_n"]), int(r[f"{m}_n_nan"])
