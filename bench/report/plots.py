@@ -439,9 +439,9 @@ def _plot_key(
 
 def _row_hashes(points: pd.DataFrame) -> tuple[str, np.ndarray]:
     """The text of ``points``' columns and dtypes and each row's hash of every value (pandas' own
-    row hashes: a tenth of to_csv's cost). A row's hash depends on its values only, so the
-    table is hashed once and each plot takes its rows' hashes (a plot's key is then the same as
-    when its rows alone were hashed, at a sixteenth of the calls)."""
+    row hashes: a tenth of to_csv's cost). A row's hash depends on its own values only, so the
+    table is hashed once per report and each plot takes its rows' hashes: the same key as
+    hashing that plot's rows alone, without a hash_pandas_object call per plot."""
     dtypes = repr([(str(c), str(t)) for c, t in points.dtypes.items()])
     return dtypes, pd.util.hash_pandas_object(points, index=False).to_numpy()
 
