@@ -40,6 +40,7 @@ from bench.report.table import (
     dataset_domains,
     metric_columns,
     neural_codecs,
+    row_groups,
     synthetic_datasets,
 )
 from bench.report.view import (
@@ -191,6 +192,17 @@ def write_csv(path: str | os.PathLike[str], table: pd.DataFrame) -> None:
     atomic_write_text(path, table.to_csv(index=False, float_format="%.10g"))
 
 
+def _split(table: pd.DataFrame, column: str, keys: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """key -> the rows of ``table`` whose ``column`` (as text) is that key, in table order (no
+    rows: an empty slice). One pass, instead of a boolean filter of the table per key."""
+    groups = row_groups(table[column].astype(str).to_numpy())
+    out = {}
+    for key in keys:
+        index = groups.get((key,))
+        out[key] = table.iloc[:0] if index is None else table.iloc[index]
+    return out
+
+
 def write_report(
     out_dir: str | os.PathLike[str],
     results: pd.DataFrame,
@@ -231,16 +243,19 @@ def write_report(
     domains = dataset_domains(results)
     synthetic = synthetic_datasets(results)
     datasets = []
-    for dataset in sorted(domains):
-        rows = results[results["dataset"].astype(str) == dataset]
+    wanted = sorted(domains)
+    results_of, summary_of, matched_of, rates_of, bd_of = (
+        _split(table, "dataset", wanted) for table in (results, summary, matched, rates, bd)
+    )
+    for dataset in wanted:
+        rows = results_of[dataset]
         domain = domains[dataset]
         applicable = [m for m in names if metrics[m].applies_to(domain)]
         left_out = [m for m in names if m not in applicable]
         plotted = [p for p in plots if p.dataset == dataset]
         no_data = [m for m in applicable if m not in {p.metric for p in plotted}]
-        m_part = matched[matched["dataset"] == dataset]
-        r_part = rates[rates["dataset"] == dataset]
-        b_part = bd[bd["dataset"] == dataset]
+        m_part, r_part = matched_of[dataset], rates_of[dataset]
+        bd_of_metric = _split(bd_of[dataset], "metric", applicable)
         datasets.append(
             {
                 "name": dataset,
@@ -259,13 +274,9 @@ def write_report(
                 "matched": matched_quality_view(m_part, metrics, applicable),
                 "rates": matched_rate_view(r_part, metrics, applicable),
                 "bd": [
-                    bd_view(b_part[b_part["metric"] == m], metrics[m])
-                    for m in applicable
-                    if (b_part["metric"] == m).any()
+                    bd_view(bd_of_metric[m], metrics[m]) for m in applicable if len(bd_of_metric[m])
                 ],
-                "summary": summary_view(
-                    summary[summary["dataset"].astype(str) == dataset], applicable, neural
-                ),
+                "summary": summary_view(summary_of[dataset], applicable, neural),
                 "failures": failures_view(rows, applicable),
                 "examples": examples_by_dataset.get(dataset, []),
             }

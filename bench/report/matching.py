@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,9 @@ from bench.report.table import (
     metric_columns,
     neural_codecs,
     numeric,
+    ok_mask,
     ok_rows,
+    row_groups,
 )
 
 #: Fewest frontier points per codec for a BD-rate: the classic method (VCEG-M33) fits a cubic
@@ -128,13 +131,16 @@ def _curve(kbps: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray,
     rate, qual = rate[order], qual[order]
     merged_rate: list[float] = []
     merged_qual: list[list[float]] = []
-    for r, q in zip(rate, qual, strict=True):
+    for r, q in zip(rate.tolist(), qual.tolist(), strict=True):
         if merged_rate and math.isclose(r, merged_rate[-1], rel_tol=_RANGE_RTOL):
             merged_qual[-1].append(q)
         else:
             merged_rate.append(r)
             merged_qual.append([q])
-    return np.array(merged_rate), np.array([float(np.mean(q)) for q in merged_qual])
+    # A lone point is its own mean (np.mean of one value returns it exactly); np.mean per point
+    # was most of the cost of the matched tables, which read every curve many times.
+    means = [q[0] if len(q) == 1 else float(np.mean(q)) for q in merged_qual]
+    return np.array(merged_rate), np.array(means)
 
 
 def interpolate_quality(
@@ -232,9 +238,27 @@ def bd_rate(
     """
     if min_points < 2:
         raise ValueError("BD-rate needs at least two points per curve")
+    return _bd_rate_of_frontiers(
+        frontier(kbps_a, quality_a, higher_is_better=higher_is_better),
+        frontier(kbps_b, quality_b, higher_is_better=higher_is_better),
+        higher_is_better=higher_is_better,
+        min_points=min_points,
+    )
+
+
+def _bd_rate_of_frontiers(
+    frontier_a: tuple[np.ndarray, np.ndarray],
+    frontier_b: tuple[np.ndarray, np.ndarray],
+    *,
+    higher_is_better: bool,
+    min_points: int,
+) -> BDRate:
+    """:func:`bd_rate` from the two curves' :func:`frontier` (the BD-rate table computes each
+    codec's frontier once, not once per pair)."""
+    if min_points < 2:
+        raise ValueError("BD-rate needs at least two points per curve")
     sign = 1.0 if higher_is_better else -1.0
-    rate_a, qual_a = frontier(kbps_a, quality_a, higher_is_better=higher_is_better)
-    rate_b, qual_b = frontier(kbps_b, quality_b, higher_is_better=higher_is_better)
+    (rate_a, qual_a), (rate_b, qual_b) = frontier_a, frontier_b
     n_a, n_b = int(rate_a.size), int(rate_b.size)
     if n_a < min_points or n_b < min_points:
         return BDRate(math.nan, TOO_FEW_POINTS, n_a, n_b)
@@ -277,49 +301,104 @@ def rd_points(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> pd.Da
     codec, rate.
     """
     check_results(results)
-    ok = ok_rows(results)
-    ok = ok[lossy_mask(ok)]
+    # Scored lossy rows with a codec (groupby would drop a missing codec), as plain arrays: the
+    # columns are read once here instead of once per dataset, metric and point.
+    keep = ok_mask(results) & lossy_mask(results) & results["codec"].notna().to_numpy(dtype=bool)
+    taken = np.flatnonzero(keep)
+    datasets = results["dataset"].astype(str).to_numpy()[taken]
+    codecs = results["codec"].astype(str).to_numpy()[taken]
+    targets = numeric(results, "target_kbps")[taken]
+    rates = numeric(results, "actual_kbps")[taken]
+    finite_rate = np.isfinite(rates)
+    # dataset -> its points' (codec, target, row positions), by codec then target.
+    by_dataset: dict[str, list[tuple[str, float, np.ndarray]]] = {}
+    for (dataset, codec, target), index in sorted(row_groups(datasets, codecs, targets).items()):
+        by_dataset.setdefault(str(dataset), []).append((str(codec), float(target), index))
     neural = neural_codecs(results)
     order = {name: i for i, name in enumerate(metrics)}
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[str, str, str, bool, float, float, float, float, int]] = []
+    values_of: dict[str, np.ndarray] = {}
     for dataset, name, _info in _applicable(results, metrics):
-        subset = ok[ok["dataset"].astype(str) == dataset]
-        for (codec, target), group in subset.groupby(["codec", "target_kbps"], sort=True):
-            values = numeric(group, name)
-            rates = numeric(group, "actual_kbps")
-            used = ~np.isnan(values) & np.isfinite(rates)
+        if name not in values_of:
+            values_of[name] = numeric(results, name)[taken]
+        for codec, target, index in by_dataset.get(dataset, []):
+            values = values_of[name][index]
+            used = ~np.isnan(values) & finite_rate[index]
             if not used.any():
                 continue
+            scored = values[used]
             rows.append(
-                {
-                    "dataset": dataset,
-                    "metric": name,
-                    "codec": str(codec),
-                    "neural": str(codec) in neural,
-                    "target_kbps": float(target),
-                    "kbps": float(np.mean(rates[used])),
-                    "quality": float(np.mean(values[used])),
-                    "ci95": ci95_halfwidth(values[used]),
-                    "n": int(used.sum()),
-                }
+                (
+                    dataset,
+                    name,
+                    codec,
+                    codec in neural,
+                    target,
+                    float(np.mean(rates[index][used])),
+                    float(np.mean(scored)),
+                    ci95_halfwidth(scored),
+                    int(used.sum()),
+                )
             )
-    table = pd.DataFrame(rows, columns=RD_COLUMNS)
-    if table.empty:
-        return table
-    table["_m"] = table["metric"].map(order)
-    table = table.sort_values(["dataset", "_m", "codec", "kbps"], kind="stable")
-    return table.drop(columns="_m").reset_index(drop=True)
+    if not rows:
+        return pd.DataFrame([], columns=RD_COLUMNS)
+    # The stable sort the table always had: dataset, metric (mapping order), codec, rate.
+    rows.sort(key=lambda row: (row[0], order[row[1]], row[2], row[5]))
+    return pd.DataFrame(dict(zip(RD_COLUMNS, map(list, zip(*rows, strict=True)), strict=True)))
 
 
-def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, pd.DataFrame]]:
-    """(dataset, metric) -> codec -> that codec's finite points, sorted by rate."""
-    out: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
-    finite = points[np.isfinite(points["quality"].to_numpy(dtype=np.float64))]
-    for (dataset, metric), group in finite.groupby(["dataset", "metric"], sort=False):
-        out[(str(dataset), str(metric))] = {
-            str(codec): rows.sort_values("kbps", kind="stable")
-            for codec, rows in group.groupby("codec", sort=True)
-        }
+class _Point(NamedTuple):
+    """One operating point of a curve (the rd_points columns the tables read)."""
+
+    target_kbps: float
+    kbps: float
+    quality: float
+    n: int
+
+
+@dataclass(frozen=True)
+class _CodecCurve:
+    """One codec's finite points on one (dataset, metric), sorted by rate: as arrays (what the
+    interpolation and BD-rate functions read) and as :class:`_Point` values."""
+
+    kbps: np.ndarray
+    quality: np.ndarray
+    points: list[_Point]
+
+
+def _curves(points: pd.DataFrame) -> dict[tuple[str, str], dict[str, _CodecCurve]]:
+    """(dataset, metric) -> codec -> that codec's finite points, sorted by rate (stable).
+
+    (dataset, metric) in order of first appearance, codecs sorted: the groups of
+    ``groupby(["dataset", "metric"], sort=False)`` then ``groupby("codec")``, read from arrays
+    (three tables call this; as frames it was a fifth of a small run's report)."""
+    quality = points["quality"].to_numpy(dtype=np.float64)
+    finite = np.flatnonzero(np.isfinite(quality))
+    columns = [points[c].astype(str).to_numpy()[finite] for c in ("dataset", "metric", "codec")]
+    target = points["target_kbps"].to_numpy()[finite]
+    kbps = points["kbps"].to_numpy(dtype=np.float64)[finite]
+    quality = quality[finite]
+    n = points["n"].to_numpy()[finite]
+    nested: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for (dataset, metric, codec), index in row_groups(*columns).items():
+        nested.setdefault((dataset, metric), {})[codec] = index
+    out: dict[tuple[str, str], dict[str, _CodecCurve]] = {}
+    for key, by_codec in nested.items():
+        out[key] = {}
+        for codec in sorted(by_codec):
+            index = by_codec[codec]
+            index = index[np.argsort(kbps[index], kind="stable")]
+            # tolist: Python numbers, as itertuples gave them.
+            rows = zip(
+                target[index].tolist(),
+                kbps[index].tolist(),
+                quality[index].tolist(),
+                n[index].tolist(),
+                strict=True,
+            )
+            out[key][codec] = _CodecCurve(
+                kbps[index], quality[index], [_Point(*row) for row in rows]
+            )
     return out
 
 
@@ -354,22 +433,38 @@ def _clip_curves(
     return out
 
 
-def _clip_points(
-    results: pd.DataFrame, dataset: str, metric: str, codec: str, target: float
-) -> dict[str, tuple[float, float]]:
-    """clip_id -> (measured kbps, quality) of one operating point, scored rows only."""
-    ok = ok_rows(results)
-    rows = ok[
-        (ok["dataset"].astype(str) == dataset)
-        & (ok["codec"].astype(str) == codec)
-        & (pd.to_numeric(ok["target_kbps"], errors="coerce") == target)
-    ]
-    rates, values = numeric(rows, "actual_kbps"), numeric(rows, metric)
-    return {
-        str(clip): (float(r), float(v))
-        for clip, r, v in zip(rows["clip_id"], rates, values, strict=True)
-        if np.isfinite(r) and r > 0 and np.isfinite(v)
-    }
+class _ClipPoints:
+    """The scored rows of a results table by (dataset, codec, target): each operating point's
+    per-clip (measured kbps, quality), with the table's columns read once (the matched-quality
+    table asks once per neural point; filtering the table each time was most of its cost)."""
+
+    def __init__(self, results: pd.DataFrame) -> None:
+        ok = ok_rows(results)
+        self._ok = ok
+        self._rows = row_groups(
+            ok["dataset"].astype(str).to_numpy(),
+            ok["codec"].astype(str).to_numpy(),
+            numeric(ok, "target_kbps"),
+        )
+        self._clips = ok["clip_id"].to_numpy()
+        self._rates = numeric(ok, "actual_kbps")
+        self._values: dict[str, np.ndarray] = {}
+
+    def get(
+        self, dataset: str, metric: str, codec: str, target: float
+    ) -> dict[str, tuple[float, float]]:
+        """clip_id -> (measured kbps, quality) of one operating point, scored rows only."""
+        index = self._rows.get((dataset, codec, target))
+        if index is None:  # also a NaN target: it equals no row's, as in a table filter
+            return {}
+        if metric not in self._values:
+            self._values[metric] = numeric(self._ok, metric)
+        rates, values = self._rates[index], self._values[metric][index]
+        return {
+            str(clip): (float(r), float(v))
+            for clip, r, v in zip(self._clips[index], rates, values, strict=True)
+            if np.isfinite(r) and r > 0 and np.isfinite(v)
+        }
 
 
 def paired_differences(
@@ -436,6 +531,7 @@ def matched_quality_table(
     curves = _curves(points)
     lossy_codecs = _lossy_codecs(results)
     neural = neural_codecs(results)
+    clip_points: _ClipPoints | None = None  # made when first needed (no neural codec: never)
     rows: list[dict[str, object]] = []
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
@@ -443,11 +539,12 @@ def matched_quality_table(
         if not neural & set(by_codec):
             continue
         per_clip = _clip_curves(results, dataset, metric)
+        clip_points = clip_points or _ClipPoints(results)
         for neural_codec, neural_points in by_codec.items():
             if neural_codec not in neural:
                 continue
-            for point in neural_points.itertuples(index=False):
-                on_clips = _clip_points(results, dataset, metric, neural_codec, point.target_kbps)
+            for point in neural_points.points:
+                on_clips = clip_points.get(dataset, metric, neural_codec, point.target_kbps)
                 for codec in codecs:
                     if codec == neural_codec:
                         continue
@@ -455,7 +552,7 @@ def matched_quality_table(
                     if curve is None:
                         got = Interpolated(math.nan, NO_CURVE)
                     else:
-                        got = interpolate_quality(curve["kbps"], curve["quality"], point.kbps)
+                        got = interpolate_quality(curve.kbps, curve.quality, point.kbps)
                     delta = got.value - point.quality
                     better: object = pd.NA
                     if got.ok:
@@ -528,15 +625,15 @@ def matched_rate_table(
         for neural_codec, neural_points in by_codec.items():
             if neural_codec not in neural:
                 continue
-            for point in neural_points.itertuples(index=False):
+            for point in neural_points.points:
                 for codec in classic:
                     curve = by_codec.get(codec)
                     if curve is None:
                         got = Interpolated(math.nan, NO_CURVE)
                     else:
                         got = required_kbps(
-                            curve["kbps"],
-                            curve["quality"],
+                            curve.kbps,
+                            curve.quality,
                             point.quality,
                             higher_is_better=info.higher_is_better,
                         )
@@ -593,21 +690,21 @@ def bd_rate_table(
     for (dataset, metric), by_codec in curves.items():
         info = metrics[metric]
         codecs = lossy_codecs.get(dataset, [])
+        higher = info.higher_is_better
+        fronts = {
+            codec: frontier(curve.kbps, curve.quality, higher_is_better=higher)
+            for codec, curve in by_codec.items()
+        }
         for anchor in codecs:
             for codec in codecs:
                 if codec == anchor:
                     continue
-                a, b = by_codec.get(anchor), by_codec.get(codec)
+                a, b = fronts.get(anchor), fronts.get(codec)
                 if a is None or b is None:
                     result = BDRate(math.nan, NO_CURVE)
                 else:
-                    result = bd_rate(
-                        a["kbps"],
-                        a["quality"],
-                        b["kbps"],
-                        b["quality"],
-                        higher_is_better=info.higher_is_better,
-                        min_points=min_points,
+                    result = _bd_rate_of_frontiers(
+                        a, b, higher_is_better=higher, min_points=min_points
                     )
                 rows.append(
                     {

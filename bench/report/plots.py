@@ -200,19 +200,65 @@ def render_rd_svg(
     of one dataset and metric. Error bars: 95 % CI of the mean; dotted verticals: the measured
     rates of the neural operating points (where the matched tables compare). Points without a
     finite positive rate or a finite quality cannot sit on the axes and are left out."""
-    kbps = points["kbps"].to_numpy(dtype=np.float64)
-    quality = points["quality"].to_numpy(dtype=np.float64)
-    ci = np.nan_to_num(points["ci95"].to_numpy(dtype=np.float64), nan=0.0, posinf=0.0)
-    keep = np.isfinite(kbps) & (kbps > 0) & np.isfinite(quality)
-    frame = pd.DataFrame(
-        {
-            "codec": points["codec"].astype(str).to_numpy()[keep],
-            "neural": points["neural"].astype(bool).to_numpy()[keep],
-            "kbps": kbps[keep],
-            "quality": quality[keep],
-            "ci": np.abs(ci[keep]),
-        }
-    )
+    return _render_svg(_PlotData.of(points), info, title, styles)
+
+
+@dataclass(frozen=True)
+class _PlotData:
+    """The columns of rd_points rows a plot draws, as arrays (``ci``: the 95 % CI half-width,
+    NaN and +inf read as no error bar, made non-negative)."""
+
+    codec: np.ndarray
+    neural: np.ndarray
+    kbps: np.ndarray
+    quality: np.ndarray
+    ci: np.ndarray
+
+    @classmethod
+    def of(cls, points: pd.DataFrame) -> _PlotData:
+        """The arrays of a whole rd_points table (read once, then :meth:`take` per plot)."""
+        return cls(
+            points["codec"].astype(str).to_numpy(),
+            points["neural"].astype(bool).to_numpy(),
+            points["kbps"].to_numpy(dtype=np.float64),
+            points["quality"].to_numpy(dtype=np.float64),
+            np.abs(np.nan_to_num(points["ci95"].to_numpy(dtype=np.float64), nan=0.0, posinf=0.0)),
+        )
+
+    def take(self, index: np.ndarray) -> _PlotData:
+        """The rows at ``index`` (positions or a boolean mask), in that order."""
+        return _PlotData(
+            self.codec[index],
+            self.neural[index],
+            self.kbps[index],
+            self.quality[index],
+            self.ci[index],
+        )
+
+    def drawable(self) -> _PlotData:
+        """The points that can sit on the axes: finite positive rate, finite quality."""
+        return self.take(np.isfinite(self.kbps) & (self.kbps > 0) & np.isfinite(self.quality))
+
+
+def _render_svg(
+    data: _PlotData,
+    info: MetricInfo,
+    title: str,
+    styles: Mapping[str, Mapping[str, object]],
+) -> bytes:
+    """:func:`render_rd_svg` on arrays (the plot loop of :func:`write_rd_plots` calls this, so
+    no frame is built, filtered or sorted per plot and codec)."""
+    data = data.drawable()
+    # Python floats and strings from here on: the same numbers as the arrays' elements, at a
+    # fraction of the cost of numpy scalars in the per-point formatting below.
+    codec_of, neural_of = data.codec.tolist(), data.neural.tolist()
+    kbps, quality, ci = data.kbps.tolist(), data.quality.tolist(), data.ci.tolist()
+    # codec -> its point positions, by rising rate (ties in table order: a stable sort).
+    by_codec: dict[str, list[int]] = {}
+    for i, codec in enumerate(codec_of):
+        by_codec.setdefault(codec, []).append(i)
+    for positions in by_codec.values():
+        positions.sort(key=lambda i: kbps[i])
     out: list[str] = [
         '<?xml version="1.0" encoding="utf-8" standalone="no"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(_WIDTH)}" '
@@ -222,13 +268,13 @@ def render_rd_svg(
     ]
     arrow = "↑" if info.higher_is_better else "↓"
     ylabel = f"{svg_text(info.label())}  {arrow} {escape(info.direction())}"
-    if not frame.empty:
-        low, high = float(frame["kbps"].min()), float(frame["kbps"].max())
+    if kbps:
+        low, high = min(kbps), max(kbps)
         if high <= low:
             low, high = low / 1.5, high * 1.5
         x_low, x_high = math.log(low / 1.15), math.log(high * 1.15)
-        y_min = float((frame["quality"] - frame["ci"]).min())
-        y_max = float((frame["quality"] + frame["ci"]).max())
+        y_min = min(q - c for q, c in zip(quality, ci, strict=True))
+        y_max = max(q + c for q, c in zip(quality, ci, strict=True))
         if y_max - y_min <= 1e-12 * max(1.0, abs(y_max)):
             pad = max(abs(y_max) * 0.05, 0.05)
         else:
@@ -265,7 +311,7 @@ def render_rd_svg(
             out.append(_text(_LEFT - 8.0, py(t) + 4.5, label, 10, "end"))
 
         # One line per codec; neural codecs on top (their style's zorder), with their rates.
-        codecs = sorted(frame["codec"].unique())
+        codecs = sorted(by_codec)
         order = sorted(codecs, key=lambda c: (float(styles.get(c, {}).get("zorder", 3)), c))  # type: ignore[arg-type]
         out.append(
             f'<clipPath id="area"><rect x="{_num(_LEFT)}" y="{_num(_TOP)}" '
@@ -273,27 +319,27 @@ def render_rd_svg(
         )
         out.append('<g clip-path="url(#area)">')
         for codec in order:
-            rows = frame[frame["codec"] == codec].sort_values("kbps", kind="stable")
+            rows = by_codec[codec]
             style = styles.get(codec, {})
             color = str(style.get("color", "#1f77b4"))
-            if bool(rows["neural"].iloc[0]):
-                for rate in rows["kbps"]:
+            if neural_of[rows[0]]:  # the flag of its lowest-rate point
+                for rate in (kbps[i] for i in rows):
                     out.append(
                         f'<line x1="{_num(px(rate))}" y1="{_num(_TOP)}" x2="{_num(px(rate))}" '
                         f'y2="{_num(_BOTTOM)}" stroke="{color}" stroke-width="{_num(0.6 * _PT)}" '
                         f'stroke-dasharray="{_num(0.6 * _PT)},{_num(1.0 * _PT)}"/>'
                     )
         for codec in order:
-            rows = frame[frame["codec"] == codec].sort_values("kbps", kind="stable")
+            rows = by_codec[codec]
             style = styles.get(codec, {})
             color = str(style.get("color", "#1f77b4"))
             width = float(style.get("linewidth", 1.5)) * _PT  # type: ignore[arg-type]
             dash = ' stroke-dasharray="5.1,2.2"' if style.get("linestyle") == "--" else ""
-            xs = [px(r) for r in rows["kbps"]]
-            ys = [py(q) for q in rows["quality"]]
+            xs = [px(kbps[i]) for i in rows]
+            ys = [py(quality[i]) for i in rows]
             out.append(f'<g stroke="{color}" stroke-width="{_num(1.0 * _PT)}">')
             cap = 3.0 * _PT
-            for x, q, c in zip(xs, rows["quality"], rows["ci"], strict=True):
+            for x, q, c in zip(xs, (quality[i] for i in rows), (ci[i] for i in rows), strict=True):
                 if c > 0:
                     top, bottom = py(q + c), py(q - c)
                     out.append(_line(x, top, x, bottom))
@@ -312,13 +358,13 @@ def render_rd_svg(
         # Legend: in the corner of the axes that covers the fewest points.
         names = []
         for codec in codecs:
-            neural = bool(frame.loc[frame["codec"] == codec, "neural"].iloc[0])
+            neural = neural_of[codec_of.index(codec)]  # the flag of its first point in the table
             names.append((codec, svg_text(codec) + (" (neural)" if neural else "")))
         font = 8 * _PT
         longest = max(len(_unescaped_len(n)) for _, n in names)
         box_w = 40.0 + longest * font * 0.6
         box_h = 8.0 + len(names) * font * 1.35
-        pts = [(px(r), py(q)) for r, q in zip(frame["kbps"], frame["quality"], strict=True)]
+        pts = [(px(r), py(q)) for r, q in zip(kbps, quality, strict=True)]
         corners = [
             (_RIGHT - box_w - 6, _TOP + 6),
             (_LEFT + 6, _TOP + 6),
@@ -359,7 +405,7 @@ def render_rd_svg(
     mid = (_TOP + _BOTTOM) / 2
     out.append(_text(20.0, mid, ylabel, 10, "middle", f' transform="rotate(-90 20 {_num(mid)})"'))
     out.append(_text((_LEFT + _RIGHT) / 2, _TOP - 9.0, svg_text(title, 80), 11))
-    if frame.empty:
+    if not kbps:
         out.append(_text((_LEFT + _RIGHT) / 2, mid, "no point with a finite rate", 10))
     out.append("</svg>\n")
     return "\n".join(out).encode("utf-8")
@@ -370,18 +416,34 @@ def _unescaped_len(text: str) -> str:
     return re.sub(r"&[a-z]+;", "x", text)
 
 
-def _plot_key(rows: pd.DataFrame, info: MetricInfo, title: str, styles: Mapping) -> str:
-    """Hash of everything that shapes one plot: its data, labels, styles and this module's own
-    code (the SVG writer)."""
+def _plot_key(
+    codecs: list[str],
+    dtypes: str,
+    row_hashes: np.ndarray,
+    info: MetricInfo,
+    title: str,
+    styles: Mapping,
+) -> str:
+    """Hash of everything that shapes one plot: its data (its rows' ``codecs``, the table's
+    ``dtypes`` text and its rows' pandas hashes, see :func:`_row_hashes`), labels, styles and
+    this module's own code (the SVG writer)."""
     digest = hashlib.sha256()
     digest.update(_code_digest())
     digest.update(f"{info!r}\0{title}\0".encode("utf-8", "replace"))
-    used = sorted(str(c) for c in rows["codec"].unique())
+    used = sorted(set(codecs))
     digest.update(repr([(c, sorted(dict(styles.get(c, {})).items())) for c in used]).encode())
-    # Columns, dtypes and every value's bytes (pandas' own row hashes: a tenth of to_csv's cost).
-    digest.update(repr([(str(c), str(t)) for c, t in rows.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    digest.update(dtypes.encode())
+    digest.update(row_hashes.tobytes())
     return digest.hexdigest()
+
+
+def _row_hashes(points: pd.DataFrame) -> tuple[str, np.ndarray]:
+    """The text of ``points``' columns and dtypes and each row's hash of every value (pandas' own
+    row hashes: a tenth of to_csv's cost). A row's hash depends on its own values only, so the
+    table is hashed once per report and each plot takes its rows' hashes: the same key as
+    hashing that plot's rows alone, without a hash_pandas_object call per plot."""
+    dtypes = repr([(str(c), str(t)) for c, t in points.dtypes.items()])
+    return dtypes, pd.util.hash_pandas_object(points, index=False).to_numpy()
 
 
 @lru_cache(maxsize=1)
@@ -405,23 +467,35 @@ def write_rd_plots(
     there instead of drawn again (the SVG is deterministic), so a re-run from the results store
     does not draw it again."""
     styles = codec_styles(codecs, neural)
+    # The table read once as arrays and hashed once; each plot takes its rows with a finite
+    # quality (a plot with none is not drawn).
+    data = _PlotData.of(points)
+    dtypes, hashes = _row_hashes(points) if cache_dir is not None else ("", np.empty(0))
+    finite = np.isfinite(data.quality).tolist()
+    groups: dict[tuple[str, str], list[int]] = {}  # in order of first appearance, as groupby's
+    keys = zip(points["dataset"].astype(str), points["metric"].astype(str), strict=True)
+    for i, key in enumerate(keys):
+        members = groups.setdefault(key, [])
+        if finite[i]:
+            members.append(i)
     written: list[PlotFile] = []
-    for (dataset, metric), rows in points.groupby(["dataset", "metric"], sort=False):
-        finite = rows[np.isfinite(rows["quality"].to_numpy(dtype=np.float64))]
-        if finite.empty:
+    for (dataset, metric), index in groups.items():
+        if not index:
             continue
-        info = metrics[str(metric)]
+        info = metrics[metric]
         title = f"{dataset} - {metric}"
+        rows = data.take(np.array(index, dtype=np.intp))
         cached = None
         if cache_dir is not None:
-            cached = Path(cache_dir) / f"{_plot_key(finite, info, title, styles)}.svg"
+            key = _plot_key(rows.codec.tolist(), dtypes, hashes[index], info, title, styles)
+            cached = Path(cache_dir) / f"{key}.svg"
         if cached is not None and cached.is_file():
             svg = cached.read_bytes()
         else:
-            svg = render_rd_svg(finite, info, title, styles)
+            svg = _render_svg(rows, info, title, styles)
             if cached is not None:
                 atomic_write_bytes(cached, svg)
-        name = plot_file_name(str(dataset), str(metric))
+        name = plot_file_name(dataset, metric)
         atomic_write_bytes(Path(out_dir) / name, svg)
-        written.append(PlotFile(str(dataset), str(metric), name))
+        written.append(PlotFile(dataset, metric, name))
     return written

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,9 +36,14 @@ def metric_columns(results: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> 
     return [name for name in metrics if name in results.columns]
 
 
+def ok_mask(results: pd.DataFrame) -> np.ndarray:
+    """Boolean array: True for rows whose pipeline finished (``status == "ok"``)."""
+    return (results["status"].astype(str) == "ok").to_numpy(dtype=bool)
+
+
 def ok_rows(results: pd.DataFrame) -> pd.DataFrame:
     """Rows whose encode/decode/score pipeline finished (``status == "ok"``)."""
-    return results[results["status"].astype(str) == "ok"]
+    return results[ok_mask(results)]
 
 
 def is_lossless(target_kbps: object) -> bool:
@@ -60,19 +65,32 @@ def neural_codecs(results: pd.DataFrame) -> set[str]:
     """Codecs flagged ``neural`` in any row (no ``neural`` column: none)."""
     if "neural" not in results.columns:
         return set()
-    flags = results["neural"].fillna(False).astype(bool)
-    return set(results.loc[flags, "codec"].astype(str))
+    flags = results["neural"].fillna(False).astype(bool).to_numpy(dtype=bool)
+    return set(results["codec"].astype(str).to_numpy()[flags].tolist())
 
 
 def dataset_domains(results: pd.DataFrame) -> dict[str, str]:
     """Dataset -> ``"speech"``/``"audio"`` (most common value of ``domain``; ``""`` if absent)."""
-    out: dict[str, str] = {}
-    for dataset, rows in results.groupby("dataset", sort=True):
-        if "domain" in rows.columns and rows["domain"].notna().any():
-            out[str(dataset)] = str(rows["domain"].dropna().astype(str).mode().iloc[0])
-        else:
-            out[str(dataset)] = ""
-    return out
+    # One pass over plain columns (a groupby and a mode per dataset cost more than the rest of
+    # the call); ties go to the alphabetically first domain, as Series.mode sorts.
+    datasets = results["dataset"]
+    present = datasets.notna().to_numpy(dtype=bool)
+    names = datasets.astype(str).to_numpy()
+    seen: dict[str, list[str]] = {}
+    if "domain" in results.columns:
+        domain = results["domain"]
+        known = domain.notna().to_numpy(dtype=bool)
+        texts = domain.astype(str).to_numpy()
+        for name, there, has, text in zip(names, present, known, texts, strict=True):
+            if there:
+                values = seen.setdefault(name, [])
+                if has:
+                    values.append(text)
+    else:
+        for name, there in zip(names, present, strict=True):
+            if there:
+                seen.setdefault(name, [])
+    return {name: most_common(seen[name]) for name in sorted(seen)}
 
 
 def synthetic_datasets(results: pd.DataFrame) -> list[str]:
@@ -114,3 +132,14 @@ def numeric(rows: pd.DataFrame, column: str) -> np.ndarray:
     if column not in rows.columns:
         return np.full(len(rows), np.nan)
     return pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=np.float64)
+
+
+def row_groups(*columns: Sequence[object]) -> dict[tuple[object, ...], np.ndarray]:
+    """Positions of the rows sharing each key (one value per column), rows in table order, keys
+    in order of first appearance: ``groupby(..., sort=False).indices`` in plain Python (on the
+    few hundred rows of a small run, pandas' set-up per call cost more than the grouping).
+    Keys compare with ``==``, so NaN keys never group together: pass columns without NaN."""
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, key in enumerate(zip(*columns, strict=True)):
+        groups.setdefault(key, []).append(i)
+    return {key: np.array(rows, dtype=np.intp) for key, rows in groups.items()}

@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.report.examples import LOWEST, MATCHED, RenderedExample
 from bench.report.info import MetricInfo
-from bench.report.table import numeric, ranked_counts, reason_codes
+from bench.report.table import numeric, ranked_counts, reason_codes, row_groups
 
 #: Longest error message shown in a table cell (the full text is in the cell's tooltip).
 MAX_MESSAGE = 160
@@ -90,40 +90,53 @@ def point_label(codec: str, target: float, measured: float) -> str:
 # -- at a glance, matched tables, BD-rate --------------------------------------------------------
 
 
-def _neural_points(table: pd.DataFrame) -> list[tuple[str, float, float, float, int]]:
-    """Distinct (neural_codec, target, kbps, quality, n) of a matched table, in rate order."""
-    if table.empty:
-        return []
-    columns = ["neural_codec", "neural_target_kbps", "neural_kbps", "neural_quality"]
-    if "neural_n" in table.columns:
-        columns.append("neural_n")
-    distinct = table[columns].drop_duplicates(subset=columns[:2])
-    distinct = distinct.sort_values(["neural_codec", "neural_kbps"], kind="stable")
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``table`` as dicts of Python scalars, in table order: one pass over its
+    column arrays (a Series per row, as ``iterrows`` builds, cost more than the page's cells)."""
+    columns = [str(c) for c in table.columns]
+    values = [table[c].to_numpy().tolist() for c in table.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _neural_points(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, float, float, int]]:
+    """Distinct (neural_codec, target, kbps, quality, n) of matched-table rows (the first row of
+    each neural codec and target), by codec then rate (ties in table order)."""
+    first: dict[tuple[Any, Any], Mapping[str, Any]] = {}
+    for r in rows:
+        first.setdefault((r["neural_codec"], r["neural_target_kbps"]), r)
+    distinct = sorted(first.values(), key=lambda r: (r["neural_codec"], r["neural_kbps"]))
     return [
         (
-            str(row[0]),
-            float(row[1]),
-            float(row[2]),
-            float(row[3]),
-            int(row[4]) if len(row) > 4 else 0,
+            str(r["neural_codec"]),
+            float(r["neural_target_kbps"]),
+            float(r["neural_kbps"]),
+            float(r["neural_quality"]),
+            int(r["neural_n"]) if "neural_n" in r else 0,
         )
-        for row in distinct.itertuples(index=False)
+        for r in distinct
     ]
 
 
-def _out_of_range_note(part: pd.DataFrame) -> str:
+def _nearest(rows: Sequence[Mapping[str, Any]], pick: Callable[..., Any]) -> Mapping[str, Any]:
+    """The first row with the lowest (``pick=min``) or highest (``max``) ``bound_kbps``, NaN
+    bounds skipped: ``idxmin``/``idxmax`` over the rows."""
+    bounds = [(float(r["bound_kbps"]), r) for r in rows]
+    return pick((b for b in bounds if not math.isnan(b[0])), key=lambda b: b[0])[1]
+
+
+def _out_of_range_note(part: Sequence[Mapping[str, Any]]) -> str:
     """Why nothing could be compared at a neural point: the nearest codec's measured range."""
-    below = part[part["status"] == "below_range"]
-    above = part[part["status"] == "above_range"]
+    below = [r for r in part if r["status"] == "below_range"]
+    above = [r for r in part if r["status"] == "above_range"]
     notes = []
-    if len(below):
-        nearest = below.loc[below["bound_kbps"].astype(float).idxmin()]
+    if below:
+        nearest = _nearest(below, min)
         notes.append(
             f"no other codec goes this low (nearest: {nearest['codec']} "
             f"from {kbps(nearest['bound_kbps'])} kbps)"
         )
-    if len(above):
-        nearest = above.loc[above["bound_kbps"].astype(float).idxmax()]
+    if above:
+        nearest = _nearest(above, max)
         notes.append(
             f"no other codec goes this high (nearest: {nearest['codec']} "
             f"up to {kbps(nearest['bound_kbps'])} kbps)"
@@ -131,25 +144,28 @@ def _out_of_range_note(part: pd.DataFrame) -> str:
     return "; ".join(notes) or "no other codec has a curve"
 
 
-def _verdict(inside: pd.DataFrame, info: MetricInfo) -> tuple[str, str]:
+def _flag(value: Any) -> bool:
+    """A boolean cell, missing (NA) read as False (``fillna(False).astype(bool)``)."""
+    return False if pd.isna(value) else bool(value)
+
+
+def _verdict(inside: Sequence[Mapping[str, Any]], info: MetricInfo) -> tuple[str, str]:
     """CSS class and note for a neural point against the codecs measured at its rate.
 
     Worse: some codec is better by a resolved (paired 95 % CI excludes 0) difference; better:
     every codec is worse by a resolved difference; tie: anything else."""
     sign = 1.0 if info.higher_is_better else -1.0
-    ranked = inside.assign(_o=sign * inside["quality"].astype(float)).sort_values(
-        ["_o", "codec"], ascending=[False, True]
-    )
-    resolved = ranked["resolved"].fillna(False).astype(bool)
-    better = ranked["better"].fillna(False).astype(bool)
-    winners = ranked[better & resolved]
-    if len(winners):
-        top = winners.iloc[0]
+    # Best first (oriented quality falling, then codec name; ties in table order).
+    ranked = sorted(inside, key=lambda r: (-(sign * float(r["quality"])), r["codec"]))
+    resolved = [_flag(r["resolved"]) for r in ranked]
+    winners = [r for r, res in zip(ranked, resolved, strict=True) if res and _flag(r["better"])]
+    if winners:
+        top = winners[0]
         return WORSE, f"beaten by {top['codec']} ({num(top['quality'])})"
-    top = ranked.iloc[0]
-    if resolved.all():
+    top = ranked[0]
+    if all(resolved):
         return BETTER, f"best of {len(ranked) + 1}; next {top['codec']} ({num(top['quality'])})"
-    unresolved = ranked[~resolved].iloc[0]
+    unresolved = next(r for r, res in zip(ranked, resolved, strict=True) if not res)
     return TIE, (
         f"not resolved against {unresolved['codec']} ({num(unresolved['quality'])}): "
         "paired 95 % CI includes 0"
@@ -167,23 +183,25 @@ def glance(
         (str(c), float(t))
         for c, t in zip(matched["neural_codec"], matched["neural_target_kbps"], strict=True)
     }
+    # (neural codec, target, metric) -> its rows in table order, read in one pass.
+    by_cell: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+    for r in _records(matched):
+        key = (r["neural_codec"], r["neural_target_kbps"], r["metric"])
+        by_cell.setdefault(key, []).append(r)
     for codec, target in sorted(points):
         cells: list[dict[str, Any]] = []
         label = ""
-        here = matched[
-            (matched["neural_codec"] == codec) & (matched["neural_target_kbps"] == target)
-        ]
         for metric in names:
-            part = here[here["metric"] == metric]
-            if part.empty:
+            part = by_cell.get((codec, target, metric), [])
+            if not part:
                 cells.append({"text": "–", "sub": "not scored", "cls": UNKNOWN, "title": ""})
                 continue
-            first = part.iloc[0]
+            first = part[0]
             label = label or point_label(codec, target, first["neural_kbps"])
             info = metrics[metric]
-            inside = part[part["status"] == "ok"]
+            inside = [r for r in part if r["status"] == "ok"]
             value = num(first["neural_quality"])
-            if inside.empty:
+            if not inside:
                 cells.append(
                     {"text": value, "sub": _out_of_range_note(part), "cls": UNKNOWN, "title": ""}
                 )
@@ -272,16 +290,24 @@ def _matched_view(
     make_cell: Callable[[Any, str, float, MetricInfo], dict[str, Any]],
 ) -> dict[str, Any]:
     codecs = sorted(set(table["codec"].astype(str)))
+    # metric -> (neural codec, target) -> codec -> its row (the last, if repeated), read in one
+    # pass instead of filtering the table per metric and per neural point.
+    by_metric: dict[Any, list[dict[str, Any]]] = {}
+    for r in _records(table):
+        by_metric.setdefault(r["metric"], []).append(r)
     groups = []
     for metric in metric_names:
-        part = table[table["metric"] == metric]
-        if part.empty:
+        part = by_metric.get(metric)
+        if not part:
             continue
         info = metrics[metric]
+        at_point: dict[tuple[Any, Any], dict[str, dict[str, Any]]] = {}
+        for r in part:
+            key = (r["neural_codec"], r["neural_target_kbps"])
+            at_point.setdefault(key, {})[str(r["codec"])] = r
         rows = []
         for codec, target, rate, quality, n in _neural_points(part):
-            here = part[(part["neural_codec"] == codec) & (part["neural_target_kbps"] == target)]
-            by_codec = {str(r["codec"]): r for _, r in here.iterrows()}
+            by_codec = at_point[(codec, target)]
             cells = [
                 make_cell(by_codec[other], codec, rate, info) if other in by_codec else _blank()
                 for other in codecs
@@ -322,7 +348,7 @@ def bd_view(part: pd.DataFrame, info: MetricInfo) -> dict[str, Any]:
     """One dataset x metric BD-rate matrix: row = anchor, column = codec, cell = % rate change
     of the column codec against the row codec at equal quality."""
     codecs = sorted(set(part["anchor"]) | set(part["codec"]))
-    lookup = {(str(r["anchor"]), str(r["codec"])): r for _, r in part.iterrows()}
+    lookup = {(str(r["anchor"]), str(r["codec"])): r for r in _records(part)}
     rows = []
     for anchor in codecs:
         cells = []
@@ -367,7 +393,7 @@ def summary_view(
     """Rows of the summary table of one dataset, with ``mean ± CI`` cells per metric."""
     names = [m for m in metric_names if f"{m}_mean" in summary.columns]
     rows = []
-    for _, r in summary.iterrows():
+    for r in _records(summary):
         cells = []
         for m in names:
             n, n_nan = int(r[f"{m}_n"]), int(r[f"{m}_n_nan"])
@@ -466,27 +492,36 @@ def examples_view(
     """Per dataset: the clips with their players (or the reason a player is missing), the
     clip's measured kbps and first two metric values at each point."""
     out: dict[str, list[dict[str, Any]]] = {}
+    examples = list(examples)
+    if not examples:
+        return out
     extra = [c for c in ("category", "label", "transcript") if c in results.columns]
+    # The table's columns read once; each example takes its clip's row positions.
+    by_clip = row_groups(
+        results["dataset"].astype(str).to_numpy(), results["clip_id"].astype(str).to_numpy()
+    )
+    codecs = results["codec"].astype(str).to_numpy()
+    targets = numeric(results, "target_kbps")
+    scores = {m: numeric(results, m) for m in metric_names}
+    # Cells show the table's own values (the formatting converts them).
+    shown_columns = ("actual_kbps", *metric_names, *extra)
+    raw = {c: results[c].to_numpy() for c in shown_columns if c in results.columns}
+    nowhere = np.empty(0, dtype=np.intp)
     for example in examples:
         req = example.request
-        rows = results[
-            (results["dataset"].astype(str) == req.dataset)
-            & (results["clip_id"].astype(str) == req.clip_id)
-        ]
+        index = by_clip.get((req.dataset, req.clip_id), nowhere)
         # The clip's own scores for the first two metrics that have any on this clip.
-        shown = [m for m in metric_names if np.isfinite(numeric(rows, m)).any()][:2]
+        shown = [m for m in metric_names if np.isfinite(scores[m][index]).any()][:2]
         info = []
         for column in extra:
-            values = rows[column].dropna().astype(str)
-            if len(values) and values.iloc[0].strip():
-                info.append({"name": column, "text": short(values.iloc[0], 400)})
+            values = [str(v) for v in raw[column][index] if not pd.isna(v)]
+            if values and values[0].strip():
+                info.append({"name": column, "text": short(values[0], 400)})
         original = _player(out_dir, example.original)
         points = []
-        targets = pd.to_numeric(rows["target_kbps"], errors="coerce")
         for point in req.points:
-            same_codec = rows["codec"].astype(str) == point.codec
-            match = rows[same_codec & (targets == point.target_kbps)]
-            row = match.iloc[0] if len(match) else None
+            same = (codecs[index] == point.codec) & (targets[index] == point.target_kbps)
+            row = int(index[same][0]) if same.any() else None
             roles = []
             if LOWEST in point.roles:
                 roles.append("lowest bitrate")
@@ -500,10 +535,10 @@ def examples_view(
                 {
                     "codec": point.codec,
                     "target": target_text(point.target_kbps),
-                    "measured": kbps(row["actual_kbps"]) if row is not None else "–",
+                    "measured": kbps(raw["actual_kbps"][row]) if row is not None else "–",
                     "roles": "; ".join(roles),
                     "scores": [
-                        {"metric": m, "text": num(row[m]) if row is not None else "–"}
+                        {"metric": m, "text": num(raw[m][row]) if row is not None else "–"}
                         for m in shown
                     ],
                     "src": player["src"],

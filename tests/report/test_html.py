@@ -15,8 +15,8 @@ import pytest
 from bench.report.examples import RenderedExample, select_examples
 from bench.report.html import TABLE_FILES, update_index, write_report
 from bench.report.info import MetricInfo
-from bench.report.matching import matched_quality_table
-from bench.report.plots import render_rd_svg, safe_label, svg_text
+from bench.report.matching import matched_quality_table, rd_points
+from bench.report.plots import render_rd_svg, safe_label, svg_text, write_rd_plots
 from bench.report.summary import summarize
 
 from .builders import EVIL_CLIP, EVIL_CODEC, METRICS, RUN_META, make_results, render_examples
@@ -316,6 +316,29 @@ def test_plot_and_template_caches_are_reused(tmp_path: Path):
     other = results.assign(actual_kbps=results["actual_kbps"] * 1.01)
     write_report(tmp_path / "c", other, None, METRICS, RUN_META, cache_dir=cache)
     assert marked not in {p.read_bytes() for p in (tmp_path / "c" / "plots").glob("*.svg")}
+
+
+def test_a_plots_cache_key_depends_on_its_own_rows_only(tmp_path: Path):
+    # write_rd_plots hashes the points table once and gives each plot its rows' hashes.
+    points = rd_points(make_results(), METRICS)
+    codecs, neural = sorted(set(points["codec"])), {"namc"}
+    cache = tmp_path / "cache"
+    write_rd_plots(tmp_path / "a", points, METRICS, codecs, neural, cache)
+    keys = set(cache.glob("*.svg"))
+    assert len(keys) == 9
+    # One plot's rows alone give that plot the key it had in the whole table.
+    dataset, metric = points["dataset"].iloc[0], points["metric"].iloc[0]
+    alone = points[(points["dataset"] == dataset) & (points["metric"] == metric)]
+    assert len(write_rd_plots(tmp_path / "b", alone, METRICS, codecs, neural, cache)) == 1
+    assert set(cache.glob("*.svg")) == keys
+    # Another plot's data changed: that plot alone misses the cache.
+    changed = points.copy()
+    last = (changed["dataset"] == changed["dataset"].iloc[-1]) & (
+        changed["metric"] == changed["metric"].iloc[-1]
+    )
+    changed.loc[last, "quality"] += 0.5
+    write_rd_plots(tmp_path / "c", changed, METRICS, codecs, neural, cache)
+    assert len(set(cache.glob("*.svg")) - keys) == 1
 
 
 def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
