@@ -270,11 +270,14 @@ def _run_planned(
         if jobs and isinstance(executor, LocalExecutor):
             # Workers first: a fork must happen before this process starts a thread (below).
             executor.prestart(computed)
-        if jobs and options.report:
-            # The report's imports (pandas, Jinja2) and templates, paid while the workers
-            # compute instead of after them.
+        if jobs:
+            # The outputs' imports (pandas; with the report Jinja2 and its templates), paid
+            # while the workers compute instead of after them.
             warming = threading.Thread(
-                target=_warm_up_report, args=(files_cache,), name="warm-up", daemon=True
+                target=_warm_up_outputs,
+                args=(files_cache if options.report else None,),
+                name="warm-up",
+                daemon=True,
             )
             warming.start()
         if jobs:
@@ -524,14 +527,15 @@ def _results_table(
 
 
 # -- outputs ------------------------------------------------------------------------------------
-def _warm_up_report(files_cache: Path) -> None:
-    """Import what the outputs need (pandas, Jinja2) and load the page's compiled templates
-    while the workers compute; a failure here is not an error (the outputs then pay for it
-    themselves, and report it)."""
+def _warm_up_outputs(files_cache: Path | None) -> None:
+    """Import what the outputs need (pandas and the tables' code; with ``files_cache``, the
+    report's: Jinja2 and the page's compiled templates) while the workers compute; a failure
+    here is not an error (the outputs then pay for it themselves, and report it)."""
     with contextlib.suppress(Exception):  # only a speed-up
         from bench.report.html import warm_up
 
-        warm_up(files_cache / "plots")  # the cache_dir _write_outputs gives write_report
+        if files_cache is not None:
+            warm_up(files_cache / "plots")  # the cache_dir _write_outputs gives write_report
 
 
 def _metric_infos(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,13 +22,21 @@ target was set; ``library_import_cpu_s`` measures them once in a fresh interpret
 the suite already imported, as in a forked worker) and ``ratio_without_imports`` divides by the
 stage CPU less one such import per worker: the ratio a stricter accounting gives.
 
+Beside the run itself (``full``), two variants of the same run show what the outputs cost, each
+repeated as often and interleaved with it: ``no_report`` (``--no-report``: results.csv,
+summary.csv and run.json, no page, no plots, no examples) and ``no_outputs``, a driver that
+writes no results table, page or runs list at all and never imports pandas (the compute and
+run.json only; it patches the runner's output functions, so it measures this commit's code and
+fails loudly if their names change). ``no_outputs`` is the floor the outputs sit on: the part of
+the 1.15 budget the tables, plots and page may use is 1.15 minus its ratio.
+
 The runs write and use bytecode caches (``__pycache__``) as a user's checkout does, even where
 ``PYTHONDONTWRITEBYTECODE`` is set, so the first run of a fresh checkout also compiles. Each
 configuration runs ``--repeats`` times and the median is kept, with the load average
 (other work on the machine inflates wall times, not CPU times). ``--root`` runs another
 checkout (e.g. a ``git worktree`` of an older commit) for a before/after comparison.
 
-    python benchmarks/bench_small_run.py [--repeats 3] [--root PATH]
+    python benchmarks/bench_small_run.py [--repeats 3] [--root PATH] [--no-variants]
 """
 
 from __future__ import annotations
@@ -55,16 +63,59 @@ TARGET = 1.15
 CORES = 2
 
 
-def one_run(root: Path, data: Path, work: Path) -> dict[str, Any]:
-    """One fresh 16-point run in ``root``; its timings."""
+#: The ``no_outputs`` variant: the run with its output functions replaced by no-ops (no tables,
+#: page, runs list or summary; pandas never imported, which it checks).
+NO_OUTPUTS_DRIVER = """
+import os, sys
+
+def table(planned, *args, **kwargs):  # all the runner reads of it: the status column
+    import numpy as np
+
+    return {"status": np.array(["ok"] * len(planned))}
+
+def replace(module, name, value):
+    if not hasattr(module, name):  # the runner changed: this variant must change with it
+        raise SystemExit(f"no_outputs: {module.__name__}.{name} is gone")
+    setattr(module, name, value)
+
+if __name__ == "__main__":  # (a spawned worker imports this file again)
+    from bench.cli import _quiet_blas, main
+
+    _quiet_blas(["run"])  # as main() does before numpy loads, so the workers are forked
+    import bench.runner as runner
+    import bench.summary as summary
+
+    replace(runner, "_warm_up_outputs", lambda *a, **k: None)
+    replace(runner, "_write_outputs", lambda *a, **k: {})
+    replace(runner, "_update_index", lambda *a, **k: None)
+    replace(runner, "_results_table", table)
+    replace(summary, "print_summary", lambda *a, **k: None)
+    code = main(["run", *sys.argv[1:]])
+    if "pandas" in sys.modules:
+        raise SystemExit("no_outputs: pandas was imported")
+    sys.stdout.flush()
+    os._exit(code or 0)
+"""
+
+#: The configurations timed, interleaved: the run itself and the two variants (module docstring).
+VARIANTS = ("full", "no_report", "no_outputs")
+
+
+def one_run(root: Path, data: Path, work: Path, variant: str = "full") -> dict[str, Any]:
+    """One fresh 16-point run in ``root`` (``variant``: one of :data:`VARIANTS`); its timings."""
     out, cache = work / "out", work / "cache.sqlite"
     datasets = (
         f"esc50={data / 'esc50-mini'},librispeech={data / 'librispeech-mini' / 'LibriSpeech'}"
     )
+    entry = ["run_bench.py"]
+    if variant == "no_outputs":
+        driver = work / "no_outputs.py"
+        driver.write_text(NO_OUTPUTS_DRIVER)
+        entry = [str(driver)]
     args = [
-        sys.executable, "run_bench.py", "--codecs", "opus", "--bitrates", "6,16,32,64",
+        sys.executable, *entry, "--codecs", "opus", "--bitrates", "6,16,32,64",
         "--datasets", datasets, "--limit", "2", "--jobs", str(CORES), "--out", str(out),
-        "--cache", str(cache),
+        "--cache", str(cache), *(["--no-report"] if variant == "no_report" else []),
     ]  # fmt: skip
     # Bytecode caches written and used as in a user's checkout: a sandbox's
     # PYTHONDONTWRITEBYTECODE would have every process compile the suite's sources again.
@@ -99,7 +150,7 @@ def one_run(root: Path, data: Path, work: Path) -> dict[str, Any]:
         "outside_run_json_s": wall - timings["wall_s"],
     }
     for name in ("before_compute_s", "outputs_s"):  # absent before these were recorded
-        if name in timings:
+        if name in timings:  # (and outputs_s in the no_outputs variant)
             row[name] = timings[name]
     return row
 
@@ -132,18 +183,26 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=Path(
         os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data")))  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--no-variants", dest="variants", action="store_false",
+        help="time the run only, not its no_report and no_outputs variants",
+    )  # fmt: skip
     args = parser.parse_args()
 
-    runs = []
+    variants = VARIANTS if args.variants else ("full",)
+    by_variant: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    runs = by_variant["full"]
     for i in range(args.repeats):
-        with tempfile.TemporaryDirectory(prefix="bench-small-") as work:
-            runs.append(one_run(args.root.resolve(), args.data.resolve(), Path(work)))
-        print(
-            f"run {i + 1}: wall {runs[-1]['wall_s']:.2f} s, stage CPU "
-            f"{runs[-1]['stage_cpu_s']:.2f} s, ratio {runs[-1]['ratio']:.2f} "
-            f"(load {runs[-1]['load_1min_before']:.2f})",
-            flush=True,
-        )
+        for variant in variants:  # interleaved: a slower minute of the machine hits them all
+            with tempfile.TemporaryDirectory(prefix="bench-small-") as work:
+                row = one_run(args.root.resolve(), args.data.resolve(), Path(work), variant)
+            by_variant[variant].append(row)
+            print(
+                f"run {i + 1} {variant}: wall {row['wall_s']:.2f} s, stage CPU "
+                f"{row['stage_cpu_s']:.2f} s, ratio {row['ratio']:.2f} "
+                f"(load {row['load_1min_before']:.2f})",
+                flush=True,
+            )
     imports = library_import_cpu(args.root.resolve())
     for row in runs:
         row["library_import_cpu_s"] = imports
@@ -152,16 +211,25 @@ def main() -> int:
         )
     keys = [k for k in runs[0] if all(k in r for r in runs)]
     median = {k: statistics.median(r[k] for r in runs) for k in keys}
+    variant_medians = {
+        variant: {
+            k: statistics.median(r[k] for r in rows) for k in rows[0] if all(k in r for r in rows)
+        }
+        for variant, rows in by_variant.items()
+    }
     record = {
         "meta": describe(),
         "root": str(args.root.resolve()),
         "workload": "opus 6/16/32/64 kbps x (2 ESC-50 + 2 LibriSpeech clips), --jobs 2, report",
         "runs": runs,
         "median": median,
+        "variants": {v: {"runs": by_variant[v], "median": variant_medians[v]} for v in variants},
         "target_ratio": TARGET,
         "met": median["ratio"] <= TARGET,
     }
     print("\nmedian:", json.dumps({k: round(v, 3) for k, v in median.items()}, indent=1))
+    for variant in variants[1:]:
+        print(f"{variant}: median ratio {variant_medians[variant]['ratio']:.3f}")
     print(
         f"ratio {median['ratio']:.2f} (target <= {TARGET}): {'met' if record['met'] else 'NOT met'}"
     )
