@@ -280,7 +280,6 @@ def _run_planned(
                 daemon=True,
             )
             warming.start()
-        if jobs:
             if executor is None:
                 setup = WorkerSetup(plugin_dirs=tuple(str(d) for d in default_plugin_dirs()))
                 executor = make_executor(
@@ -532,7 +531,7 @@ def _warm_up_outputs(files_cache: Path | None) -> None:
     report's: Jinja2 and the page's compiled templates) while the workers compute; a failure
     here is not an error (the outputs then pay for it themselves, and report it)."""
     with contextlib.suppress(Exception):  # only a speed-up
-        from bench.report.html import warm_up
+        from bench.report.html import warm_up  # (the bench.report package: pandas, the tables)
 
         if files_cache is not None:
             warm_up(files_cache / "plots")  # the cache_dir _write_outputs gives write_report
