@@ -209,14 +209,13 @@ def main() -> int:
         row["ratio_without_imports"] = row["wall_s"] / (
             (row["stage_cpu_s"] - CORES * imports) / CORES
         )
-    keys = [k for k in runs[0] if all(k in r for r in runs)]
-    median = {k: statistics.median(r[k] for r in runs) for k in keys}
     variant_medians = {
         variant: {
             k: statistics.median(r[k] for r in rows) for k in rows[0] if all(k in r for r in rows)
         }
         for variant, rows in by_variant.items()
     }
+    median = variant_medians["full"]
     record = {
         "meta": describe(),
         "root": str(args.root.resolve()),
