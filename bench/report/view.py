@@ -155,8 +155,15 @@ def _verdict(inside: Sequence[Mapping[str, Any]], info: MetricInfo) -> tuple[str
     Worse: some codec is better by a resolved (paired 95 % CI excludes 0) difference; better:
     every codec is worse by a resolved difference; tie: anything else."""
     sign = 1.0 if info.higher_is_better else -1.0
-    # Best first (oriented quality falling, then codec name; ties in table order).
-    ranked = sorted(inside, key=lambda r: (-(sign * float(r["quality"])), r["codec"]))
+
+    # Best first (oriented quality falling, then codec name; ties in table order; a NaN
+    # quality last, where pandas' sort put it: a NaN key would leave Python's order undefined).
+    def best_first(r: Mapping[str, Any]) -> tuple[bool, float, str]:
+        quality = float(r["quality"])
+        missing = math.isnan(quality)
+        return (missing, 0.0 if missing else -sign * quality, r["codec"])
+
+    ranked = sorted(inside, key=best_first)
     resolved = [_flag(r["resolved"]) for r in ranked]
     winners = [r for r, res in zip(ranked, resolved, strict=True) if res and _flag(r["better"])]
     if winners:
