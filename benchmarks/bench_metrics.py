@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_record  # noqa: E402
 
 DATA = Path(os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
 ESC50_CLIP = "esc50-mini/audio/2-100648-A-43.wav"  # 5 s, 44.1 kHz, car horn
@@ -270,12 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "results": runs,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = args.out / f"metrics-{stamp}.json"
-    from bench.fsutil import atomic_write_text
-
-    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+    path = write_record(args.out, "metrics-", record)
     print(f"wrote {path}")
     all_identical = all(
         case["identical_values"]

@@ -20,7 +20,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -33,11 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.audio import Audio, load_audio  # noqa: E402
 from bench.codecs import get_codec  # noqa: E402
-from bench.fsutil import atomic_write_text  # noqa: E402
 from bench.namc.config import DEFAULT_CONFIG  # noqa: E402
 from bench.namc.transform import roundtrip  # noqa: E402
 from bench.namc.weights import shipped_operating_points  # noqa: E402
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_record  # noqa: E402
 
 DATA = Path(os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data"))
 # Thunderstorm: sound in every normalisation block. A clip with digital silence would flatter
@@ -140,9 +138,7 @@ def main() -> int:
         "default_meets_target": verdict,
         "results": rows,
     }
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out / f"namc_speed_{stamp}.json"
-    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+    out = write_record(args.out, "namc_speed_", record)
     print(f"wrote {out}")
     return 0 if verdict else 1
 

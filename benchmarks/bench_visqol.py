@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, write_record  # noqa: E402
 
 DATA = Path(os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data")).resolve()
 CLIPS = {
@@ -196,12 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "results": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = args.out / f"visqol-{stamp}.json"
-    from bench.fsutil import atomic_write_text
-
-    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+    path = write_record(args.out, "visqol-", record)
     print(f"wrote {path}")
     return 0 if all(c["identical_within_tolerance"] for c in results.values()) else 1
 

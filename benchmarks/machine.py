@@ -9,6 +9,7 @@ make a tree dirty) and the library versions from ``bench.runner.library_versions
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -52,3 +53,14 @@ def describe(extra_libraries: Sequence[str] = ()) -> dict[str, Any]:
         "libraries": library_versions(names),
         "command": sys.argv,
     }
+
+
+def write_record(folder: Path, prefix: str, record: dict[str, Any]) -> Path:
+    """Write ``record`` as ``folder/<prefix><UTC time, e.g. 20261202T170000Z>.json``, atomically
+    (a record cut short by a crash is never left to be compared); return its path."""
+    from bench.fsutil import atomic_write_text
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = Path(folder) / f"{prefix}{stamp}.json"
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")  # (makes the folder)
+    return path

@@ -21,7 +21,6 @@ and reports the measured bitrate of each from the real bytes. Writes a JSON reco
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -37,7 +36,7 @@ import numpy as np  # noqa: E402
 
 from bench.audio import Audio, load_audio  # noqa: E402
 from bench.codecs import get_codec  # noqa: E402
-from bench.fsutil import atomic_write_text  # noqa: E402
+from benchmarks.machine import write_record  # noqa: E402
 
 DATA = Path(os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data"))
 NOTE_SAMPLES = 20_500
@@ -171,9 +170,7 @@ def main() -> int:
             **{p: version(p) for p in ("numpy", "pystoi", "soxr", "constriction")},
         },
     }
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out / f"namc_note_protocol_{stamp}.json"
-    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+    out = write_record(args.out, "namc_note_protocol_", record)
     print(f"wrote {out}")
     return 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import platform
 import sys
@@ -29,8 +28,8 @@ import numpy as np  # noqa: E402
 
 from bench.audio import load_audio  # noqa: E402
 from bench.codecs import get_codec  # noqa: E402
-from bench.fsutil import atomic_write_text  # noqa: E402
 from bench.namc.transform import snr_db  # noqa: E402
+from benchmarks.machine import write_record  # noqa: E402
 
 DATA = Path(os.environ.get("BENCH_TEST_DATA", ROOT.parent / "shared" / "data"))
 
@@ -87,9 +86,7 @@ def main() -> int:
         "python": platform.python_version(),
         "results": rows,
     }
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out / f"namc_rates_{stamp}.json"
-    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+    out = write_record(args.out, "namc_rates_", record)
     print(f"wrote {out}")
     return 0
 
